@@ -1,0 +1,25 @@
+"""Helpers shared by the command modules: JSON output and console."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+from rich.console import Console
+
+# Human output goes to stderr when --json is on, so stdout carries only the JSON.
+console = Console()
+err_console = Console(stderr=True)
+
+JsonOpt = typer.Option(False, "--json", help="Machine-readable JSON on stdout, nothing else there.")
+
+
+def out_console(as_json: bool) -> Console:
+    return err_console if as_json else console
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,1 @@
+"""Labs: spec (lab.toml), discovery, workspace, sandboxed runner, progress."""

@@ -1,0 +1,85 @@
+"""The contract between the engine and a lab's grader.py.
+
+A grader defines
+
+    def grade(solution, ctx: LabContext) -> Measurement
+
+`solution` is the learner's module (starter.py copy, solution.py, or any file given
+with --solution). The grader calls the lab's entry functions on it, passing the tools
+from `ctx` (an LLM, an Embedder, the dataset), and returns what it measured. The
+thresholds live in lab.toml; the engine compares `Measurement.values` against them, so a
+grader never decides pass/fail by itself.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+
+@dataclass
+class Measurement:
+    values: dict[str, float]  # criterion name (as in lab.toml) -> measured value
+    metrics: dict[str, Any] = field(default_factory=dict)  # other figures worth showing
+    timings: dict[str, Any] = field(default_factory=dict)  # load_s, item_p50_s, item_p95_s, tokens_in, ...
+    samples: list[dict[str, Any]] = field(default_factory=list)  # per-item records (kept when asked)
+    notes: list[str] = field(default_factory=list)  # sentences for the learner
+
+
+class LearnerError(Exception):
+    """Raised by a grader when the learner's code returned something unusable
+    (wrong type, missing function). The message is shown to the learner as is."""
+
+
+@dataclass
+class LabContext:
+    """What a grader gets. `llm` and `embedder` load lazily on first use."""
+
+    lab_id: str
+    lab_dir: Path
+    data_dir: Path
+    dataset_path: Path | None  # --dataset, else None (the grader uses its data/ default)
+    limit: int | None  # --limit: at most this many items (None = the lab's default)
+    seed: int
+    config: dict[str, Any]  # lab.toml [grader] table: lab-specific settings
+    _llm_factory: Callable[[], Any] | None = None
+    _embedder_factory: Callable[[], Any] | None = None
+    _llm: Any = None
+    _embedder: Any = None
+    load_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def llm(self):
+        if self._llm is None:
+            if self._llm_factory is None:
+                raise RuntimeError("this lab has no chat model configured")
+            t0 = time.perf_counter()
+            self._llm = self._llm_factory()
+            self.load_s["llm"] = time.perf_counter() - t0
+        return self._llm
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            if self._embedder_factory is None:
+                raise RuntimeError("this lab has no embedding model configured")
+            t0 = time.perf_counter()
+            self._embedder = self._embedder_factory()
+            self.load_s["embedder"] = time.perf_counter() - t0
+        return self._embedder
+
+    def item_limit(self, default: int) -> int:
+        return default if self.limit is None else min(default, self.limit)
+
+
+@contextmanager
+def timed(into: list[float]) -> Iterator[None]:
+    """Append the wall time of the block to `into` (per-item latencies)."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        into.append(time.perf_counter() - t0)
