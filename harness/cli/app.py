@@ -42,30 +42,48 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _interrupted() -> None:
+    print(
+        "interrupted (Ctrl-C). Nothing half-written was kept in place: a partial download stays in the "
+        "store's temp folder and the same command resumes it (e.g. `harness models pull NAME`).",
+        file=sys.stderr,
+    )
+    sys.exit(130)
+
+
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
+        # click returns (not raises) typer.Exit(n)'s code when standalone_mode is False;
+        # typer turns Ctrl-C into Exit(130)
+        if rc == 130:
+            _interrupted()
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except HarnessError as e:
+        from rich.markup import escape
+
         from harness.cli.common import err_console
 
-        err_console.print(f"[bold red]error:[/] {e.message}", highlight=False)
+        # user text (lab ids, file names) may contain [brackets]: print it, never parse it
+        err_console.print(f"[bold red]error:[/] {escape(e.message)}", highlight=False)
         if e.hint:
-            err_console.print(f"[yellow]->[/] {e.hint}", highlight=False)
+            err_console.print(f"[yellow]->[/] {escape(e.hint)}", highlight=False)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        _interrupted()
     except (typer.Exit, SystemExit) as e:
         code = getattr(e, "exit_code", None)
         if code is None:
             code = getattr(e, "code", 0)
         sys.exit(code or 0)
     except typer.Abort:
-        sys.exit(1)
+        _interrupted()
     except Exception as e:  # click usage errors come here in non-standalone mode
         import click
 
-        if isinstance(e, click.ClickException):
+        # typer >= 0.20 raises its vendored click's exceptions (typer._click), not click's
+        if isinstance(e, click.ClickException) or type(e).__module__.startswith("typer._click"):
             e.show()
             sys.exit(e.exit_code)
         raise

@@ -1,9 +1,159 @@
-"""`harness bench` commands. (Filled in by its owner.)"""
+"""`harness bench`, `harness compare`, `harness merge`. Heavy imports happen inside the commands."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import List, Optional
+
 import typer
+
+from harness.cli.common import JsonOpt, emit_json, err_console, out_console
+
+
+def bench(
+    labs: List[str] = typer.Option(..., "--labs", help="Lab ids (repeatable or comma-separated), 'throughput', or 'all'."),
+    model: List[str] = typer.Option(["smollm2-135m"], "--model", help="Model lock name (repeatable)."),
+    backend: List[str] = typer.Option(["llama-cpp"], "--backend", help="Backend (repeatable)."),
+    device: List[str] = typer.Option(["auto"], "--device", help="cpu | gpu | auto (repeatable)."),
+    repetitions: int = typer.Option(3, "--repetitions", min=1, help="Measured repetitions of each throughput test."),
+    warmup: int = typer.Option(1, "--warmup", min=0, help="Unmeasured warm-up runs before the repetitions."),
+    lab_repetitions: int = typer.Option(1, "--lab-repetitions", min=1, help="Graded runs of each lab (accuracy is deterministic at temperature 0)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="At most this many items per lab."),
+    seed: int = typer.Option(0, "--seed"),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for the model."),
+    pp: int = typer.Option(512, "--pp", min=1, help="Prompt tokens of the prefill test (pp512 by default)."),
+    tg: int = typer.Option(128, "--tg", min=1, help="Generated tokens of the decode test (tg128 by default)."),
+    pairs: str = typer.Option("64:128,512:128,1024:32", "--pairs", help="PROMPT:GEN pairs timed with TTFT."),
+    output: Path = typer.Option(..., "-o", "--output", help="Result JSON to write."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="i/n: run only this machine's share of the matrix."),
+    include_host: bool = typer.Option(False, "--include-host", help="Record host name, user and home path (off: files are meant to be shared)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Run labs x models x backends x devices and write one result file."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from harness.bench.io import write_result
+    from harness.bench.matrix import expand, parse_shard, shard_cells
+    from harness.bench.runner import BenchOptions, resolve_labs, run_bench
+    from harness.bench.schema import MatrixSpec
+    from harness.bench.throughput import parse_pairs
+    from harness.errors import HarnessError
+
+    bad = [d for d in device if d not in ("cpu", "gpu", "auto")]
+    if bad:
+        raise HarnessError(f"--device {bad[0]!r} is not one of cpu, gpu, auto", "write --device cpu, --device gpu or --device auto")
+    opts = BenchOptions(
+        labs=resolve_labs(labs), models=model, backends=backend, devices=device,
+        repetitions=repetitions, warmup=warmup, lab_repetitions=lab_repetitions, limit=limit, seed=seed,
+        threads=threads, shard=parse_shard(shard) if shard else None, include_host=include_host,
+        pp=pp, tg=tg, pairs=parse_pairs(pairs),
+    )
+    n_cells = len(shard_cells(expand(MatrixSpec(labs=opts.labs, models=opts.models, backends=opts.backends, devices=opts.devices)), opts.shard))
+    con = out_console(as_json)
+    with Progress(
+        TextColumn("[bold]bench[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+        TimeElapsedColumn(), console=con, transient=as_json,
+    ) as progress:
+        task = progress.add_task("measuring memory bandwidth", total=n_cells)
+
+        def on_cell(i: int, n: int, cell, phase: str) -> None:
+            from rich.markup import escape
+
+            label = escape(f"{cell.lab} · {cell.model} · {cell.backend} · {cell.device}")
+            if phase == "start":
+                progress.update(task, description=label)
+            else:
+                progress.advance(task)
+                if phase != "ok":
+                    progress.console.print(f"[red]failed[/] {label}")
+
+        result = run_bench(opts, on_cell)
+    write_result(output, result)
+    failed = [r for r in result.runs if r.status != "ok"]
+    if as_json:
+        emit_json({"output": str(output), "cells": len(result.runs), "failed": len(failed), "result": result.model_dump(mode="json")})
+    else:
+        _print_summary(con, result)
+        con.print(f"wrote {output} ({len(result.runs)} cells, {len(failed)} failed)", highlight=False)
+    if failed:
+        raise typer.Exit(2)
+
+
+def _print_summary(con, result) -> None:
+    from rich.markup import escape
+
+    for run in result.runs:
+        label = escape(f"{run.cell.lab} · {run.cell.model} · {run.cell.backend} · {run.device_used or run.cell.device}")
+        if run.status != "ok":
+            con.print(f"[red]✗[/] {label}: {escape(run.error or '')}")
+        elif run.throughput:
+            tp = run.throughput
+            con.print(
+                f"[green]✓[/] {label}: pp{tp.pp_tokens} {tp.pp_tok_s.mean:.1f} ± {tp.pp_tok_s.stddev:.1f} tok/s, "
+                f"tg{tp.tg_tokens} {tp.tg_tok_s.mean:.1f} ± {tp.tg_tok_s.stddev:.1f} tok/s"
+                + (f", decode efficiency {run.decode_efficiency:.2f}" if run.decode_efficiency is not None else ""),
+                highlight=False,
+            )
+        elif run.lab:
+            crit = ", ".join(f"{escape(c.name)}={c.value:.3g}" for c in run.lab.criteria if c.value is not None)
+            con.print(f"[green]✓[/] {label}: {'passed' if run.lab.passed else 'not passed'} {crit} ({run.wall_s:.0f} s)", highlight=False)
+
+
+def compare_cmd(
+    files: List[Path] = typer.Argument(..., help="Result files; ratios are to the first."),
+    markdown: bool = typer.Option(False, "--markdown", help="A Markdown table (for issues and READMEs)."),
+    html_out: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML report here."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Compare result files side by side: ratios, and marks where a difference exceeds the noise."""
+    from harness.atomic import atomic_write_text
+    from harness.bench.compare import compare, to_markdown, to_rich
+    from harness.bench.io import read_result
+
+    results = [read_result(f) for f in files]
+    cmp = compare(results, [str(f) for f in files])
+    if html_out:
+        from harness.bench.report import render_html
+
+        atomic_write_text(html_out, render_html(cmp, results))
+    if as_json:
+        emit_json(cmp.to_dict() | ({"html": str(html_out)} if html_out else {}))
+        return
+    con = out_console(False)
+    if markdown:
+        typer.echo(to_markdown(cmp))
+    else:
+        from rich.markup import escape
+
+        con.print(to_rich(cmp))
+        for f, s in zip(cmp.files, cmp.systems):
+            con.print(f"  {escape(Path(f).name)}: {escape(s)}", highlight=False)
+        for finding in cmp.findings:
+            con.print(f"[bold magenta]finding:[/] {escape(finding)}", highlight=False)
+    if html_out:
+        err_console.print(f"wrote {html_out}", highlight=False)
+
+
+def merge_cmd(
+    files: List[Path] = typer.Argument(..., help="Shard result files of one matrix."),
+    output: Path = typer.Option(..., "-o", "--output", help="Merged result JSON to write."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Combine the shards of one bench matrix (same harness and schema version) into one file."""
+    from harness.bench.io import write_result
+    from harness.bench.merge import merge_files
+
+    merged, warnings = merge_files(list(files))
+    write_result(output, merged)
+    if as_json:
+        emit_json({"output": str(output), "cells": len(merged.runs), "warnings": warnings})
+        return
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    out_console(False).print(f"wrote {output} ({len(merged.runs)} cells from {len(files)} files)", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("bench")(bench)
+    app.command("compare")(compare_cmd)
+    app.command("merge")(merge_cmd)

@@ -1,1 +1,1 @@
-"""grading"""
+"""Scorers (metrics) and statistics (stats) shared by lab graders and benchmarks."""

@@ -1,0 +1,430 @@
+"""Where a model runs: GPU detection, a VRAM-fit estimate from the GGUF header, and the
+cpu | gpu | auto decision with the reason for it.
+
+Everything here except `detect_gpus`/`process_vram_bytes` is a pure function, so the
+decisions are unit-tested on machines without a GPU (CI never has one).
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from harness.errors import CorruptModelFile, DeviceError
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+
+# What a CUDA process costs before any tensor: the context, cuBLAS workspace, pools.
+CUDA_OVERHEAD_BYTES = 400 * MiB
+# Free VRAM we leave alone: other apps (the desktop, a browser) grow while we run.
+SAFETY_MARGIN_FRACTION = 0.05
+SAFETY_MARGIN_MIN_BYTES = 256 * MiB
+KV_BYTES_PER_VALUE = 2  # llama.cpp's default KV cache type is f16
+
+INSTALL_CUDA_HINT = (
+    "install a CUDA build of llama-cpp-python: ./scripts/install-cuda "
+    '(it runs CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir --no-deps '
+    "llama-cpp-python==0.3.36), then check with `harness doctor`; or use --device cpu"
+)
+
+
+# ----------------------------------------------------------------------------- GGUF header
+
+
+@dataclass(frozen=True)
+class ModelFootprint:
+    """The numbers from a GGUF header that decide how much VRAM a model needs."""
+
+    arch: str
+    n_layers: int
+    layer_bytes: tuple[int, ...]  # weights of each repeating block (blk.N.*)
+    output_bytes: int  # output head + final norm: offloaded only when every block is
+    input_bytes: int  # token embeddings: llama.cpp keeps them in host memory
+    n_embd: int
+    n_head: int
+    n_head_kv: int
+    head_dim_k: int
+    head_dim_v: int
+    n_vocab: int
+    n_ctx_train: int | None = None
+    pooling_type: int | None = None  # embedding models declare one (BERT: 1 = mean)
+
+    @property
+    def weights_bytes(self) -> int:
+        return sum(self.layer_bytes) + self.output_bytes + self.input_bytes
+
+    def kv_bytes_per_layer(self, n_ctx: int) -> int:
+        return n_ctx * self.n_head_kv * (self.head_dim_k + self.head_dim_v) * KV_BYTES_PER_VALUE
+
+
+_SCALAR = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+_STRING, _ARRAY = 8, 9
+
+
+class _Reader:
+    """A bounds-checked cursor over the mapped file (a truncated file raises, never crashes)."""
+
+    def __init__(self, buf, path: Path):
+        self.buf, self.pos, self.path = buf, 0, path
+
+    def take(self, fmt: str):
+        size = struct.calcsize(fmt)
+        if self.pos + size > len(self.buf):
+            raise CorruptModelFile(
+                f"{self.path.name}: GGUF header ends early (truncated file?)",
+                hint="pull the model again: harness models pull NAME",
+            )
+        (value,) = struct.unpack_from(fmt, self.buf, self.pos)
+        self.pos += size
+        return value
+
+    def string(self, keep: bool = True) -> str | None:
+        n = self.take("<Q")
+        if self.pos + n > len(self.buf):
+            raise CorruptModelFile(f"{self.path.name}: GGUF string runs past the end of the file",
+                                   hint="pull the model again: harness models pull NAME")
+        s = bytes(self.buf[self.pos : self.pos + n]).decode("utf-8", "replace") if keep else None
+        self.pos += n
+        return s
+
+    def value(self, vtype: int, keep: bool):
+        if vtype in _SCALAR:
+            return self.take(_SCALAR[vtype])
+        if vtype == _STRING:
+            return self.string(keep)
+        if vtype == _ARRAY:
+            etype, count = self.take("<I"), self.take("<Q")
+            if etype in _SCALAR and etype != 7:
+                self.pos += struct.calcsize(_SCALAR[etype]) * count  # skip: vocab scores, token types
+                return count
+            for _ in range(count):  # arrays of strings (the vocab) are walked, not kept
+                self.value(etype, keep=False)
+            return count  # arrays are returned as their length: that is all we need (n_vocab)
+        raise CorruptModelFile(f"{self.path.name}: unknown GGUF value type {vtype}",
+                               hint="pull the model again: harness models pull NAME")
+
+
+def _tensor_bytes(ggml_type: int, n_elements: int) -> int:
+    from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+
+    block, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(ggml_type)]
+    return n_elements // block * type_size
+
+
+def read_footprint(path: Path | str) -> ModelFootprint:
+    """Parse only the GGUF header (key/values + tensor table): milliseconds, no tensor data read."""
+    path = Path(path)
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        r = _Reader(buf, path)
+        if bytes(buf[:4]) != b"GGUF":
+            raise CorruptModelFile(f"{path.name} is not a GGUF file (bad magic)",
+                                   hint="pull the model again: harness models pull NAME")
+        version = struct.unpack_from("<I", buf, 4)[0]
+        if version < 2:
+            raise CorruptModelFile(f"{path.name}: GGUF version {version} is too old for llama.cpp",
+                                   hint="use a current GGUF conversion of the model")
+        r.pos = 8
+        n_tensors, n_kv = r.take("<Q"), r.take("<Q")
+        kv: dict[str, object] = {}
+        for _ in range(n_kv):
+            key = r.string()
+            vtype = r.take("<I")
+            kv[key] = r.value(vtype, keep=True)
+        tensors: list[tuple[str, int]] = []
+        for _ in range(n_tensors):
+            name = r.string()
+            dims = [r.take("<Q") for _ in range(r.take("<I"))]
+            ggml_type = r.take("<I")
+            r.take("<Q")  # data offset
+            n = 1
+            for d in dims:
+                n *= d
+            tensors.append((name, _tensor_bytes(ggml_type, n)))
+    return footprint_from_header(kv, tensors)
+
+
+def footprint_from_header(kv: dict[str, object], tensors: Sequence[tuple[str, int]]) -> ModelFootprint:
+    """Build the footprint from header key/values and (tensor name, bytes) pairs."""
+    arch = str(kv.get("general.architecture", "llama"))
+
+    def get(key: str, default=None):
+        return kv.get(f"{arch}.{key}", default)
+
+    n_layers = int(get("block_count", 0))
+    n_embd = int(get("embedding_length", 0))
+    n_head = _first(get("attention.head_count", 0))
+    n_head_kv = _first(get("attention.head_count_kv", n_head))
+    head_dim = n_embd // n_head if n_head else 0
+    layer_bytes = [0] * n_layers
+    output_bytes = input_bytes = 0
+    has_output = False
+    for name, size in tensors:
+        if name.startswith("blk."):
+            idx = int(name.split(".")[1])
+            if idx < n_layers:
+                layer_bytes[idx] += size
+        elif name.startswith("token_embd") and not name.startswith("token_embd_norm"):
+            input_bytes += size
+        elif name.startswith("output"):
+            has_output = has_output or name == "output.weight"
+            output_bytes += size
+        else:
+            input_bytes += size  # position embeddings, token types: host side
+    if not has_output and f"{arch}.pooling_type" not in kv:
+        # Tied embeddings: llama.cpp copies token_embd to the output's device.
+        # (Embedding models, which declare a pooling type, have no LM head at all.)
+        output_bytes += sum(s for n, s in tensors if n == "token_embd.weight")
+    n_vocab = kv.get(f"{arch}.vocab_size") or kv.get("tokenizer.ggml.tokens") or 0
+    ctx = get("context_length")
+    return ModelFootprint(
+        arch=arch,
+        n_layers=n_layers,
+        layer_bytes=tuple(layer_bytes),
+        output_bytes=output_bytes,
+        input_bytes=input_bytes,
+        n_embd=n_embd,
+        n_head=n_head,
+        n_head_kv=n_head_kv,
+        head_dim_k=int(get("attention.key_length", head_dim)),
+        head_dim_v=int(get("attention.value_length", head_dim)),
+        n_vocab=int(n_vocab),
+        n_ctx_train=int(ctx) if ctx else None,
+        pooling_type=int(get("pooling_type")) if get("pooling_type") is not None else None,
+    )
+
+
+def _first(v) -> int:
+    # Some archs store per-layer head counts as an array; the reader returns arrays as lengths,
+    # so fall back to 0 (no KV estimate) rather than guess.
+    return int(v) if isinstance(v, (int, float)) else 0
+
+
+# ----------------------------------------------------------------------------- the estimate
+
+
+@dataclass(frozen=True)
+class OffloadPlan:
+    n_gpu_layers: int  # llama.cpp's count: n_layers + 1 means every block and the output head
+    fits_all: bool
+    needed_bytes: int  # estimated VRAM for a full offload
+    budget_bytes: int  # free VRAM we allowed ourselves to use
+    reason: str
+
+
+def compute_buffer_bytes(fp: ModelFootprint, n_ctx: int, n_ubatch: int) -> int:
+    """llama.cpp's scratch for one ubatch: logits, attention scores (no flash attention, the
+    worst case), activations. An over-estimate on purpose."""
+    logits = n_ubatch * fp.n_vocab * 4
+    scores = n_ubatch * n_ctx * max(fp.n_head, 1) * 4
+    activations = n_ubatch * fp.n_embd * 4 * 8
+    return logits + scores + activations
+
+
+def safety_margin(total_or_free_bytes: int) -> int:
+    return max(SAFETY_MARGIN_MIN_BYTES, int(total_or_free_bytes * SAFETY_MARGIN_FRACTION))
+
+
+def plan_offload(fp: ModelFootprint, *, n_ctx: int, free_vram_bytes: int, n_ubatch: int = 512) -> OffloadPlan:
+    """How many layers fit in free_vram_bytes. Blocks are offloaded from the last one down
+    (llama.cpp's order), each with its KV cache; the output head only with all of them."""
+    fixed = CUDA_OVERHEAD_BYTES + compute_buffer_bytes(fp, n_ctx, n_ubatch)
+    budget = max(0, free_vram_bytes - safety_margin(free_vram_bytes))
+    kv = fp.kv_bytes_per_layer(n_ctx)
+    needed = fixed + sum(fp.layer_bytes) + kv * fp.n_layers + fp.output_bytes
+    gib = lambda b: f"{b / GiB:.2f} GiB"  # noqa: E731
+    if needed <= budget:
+        return OffloadPlan(fp.n_layers + 1, True, needed, budget,
+                           f"all {fp.n_layers} layers + output fit: needs ~{gib(needed)} of {gib(budget)} usable VRAM")
+    used, k = fixed, 0
+    for size in reversed(fp.layer_bytes):
+        if used + size + kv > budget:
+            break
+        used += size + kv
+        k += 1
+    if k == 0:
+        return OffloadPlan(0, False, needed, budget,
+                           f"not one layer fits: needs ~{gib(needed)} in all, {gib(budget)} usable VRAM")
+    return OffloadPlan(k, False, needed, budget,
+                       f"{k} of {fp.n_layers} layers fit (~{gib(used)} of {gib(budget)} usable VRAM; "
+                       f"a full offload needs ~{gib(needed)}); the rest run on the CPU")
+
+
+# ----------------------------------------------------------------------------- GPUs
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    index: int
+    name: str
+    total_bytes: int
+    free_bytes: int
+    driver: str | None = None
+    compute_capability: str | None = None  # "8.9" -> CMAKE_CUDA_ARCHITECTURES=89
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "name": self.name, "total_bytes": self.total_bytes,
+                "free_bytes": self.free_bytes, "driver": self.driver,
+                "compute_capability": self.compute_capability}
+
+
+def parse_nvidia_smi(csv_text: str) -> list[GpuInfo]:
+    """Parse `--query-gpu=index,name,memory.total,memory.free,driver_version[,compute_cap]
+    --format=csv,noheader,nounits` (memory in MiB)."""
+    gpus = []
+    for line in csv_text.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) < 4:
+            continue
+        try:
+            gpus.append(GpuInfo(
+                index=int(parts[0]), name=parts[1],
+                total_bytes=int(float(parts[2])) * MiB, free_bytes=int(float(parts[3])) * MiB,
+                driver=parts[4] if len(parts) > 4 and parts[4] else None,
+                compute_capability=parts[5] if len(parts) > 5 and parts[5] not in ("", "[N/A]") else None,
+            ))
+        except ValueError:
+            continue
+    return gpus
+
+
+def _gpus_from_nvml() -> list[GpuInfo] | None:
+    try:
+        import pynvml  # nvidia-ml-py, optional
+    except ImportError:
+        return None
+    try:
+        pynvml.nvmlInit()
+    except Exception:
+        return None
+    try:
+        driver = pynvml.nvmlSystemGetDriverVersion()
+        driver = driver.decode() if isinstance(driver, bytes) else driver
+        gpus = []
+        for i in range(pynvml.nvmlDeviceGetCount()):
+            h = pynvml.nvmlDeviceGetHandleByIndex(i)
+            mem = pynvml.nvmlDeviceGetMemoryInfo(h)
+            name = pynvml.nvmlDeviceGetName(h)
+            major, minor = pynvml.nvmlDeviceGetCudaComputeCapability(h)
+            gpus.append(GpuInfo(i, name.decode() if isinstance(name, bytes) else name,
+                                int(mem.total), int(mem.free), driver, f"{major}.{minor}"))
+        return gpus
+    except Exception:
+        return None
+    finally:
+        try:
+            pynvml.nvmlShutdown()
+        except Exception:
+            pass
+
+
+def _gpus_from_nvidia_smi() -> list[GpuInfo]:
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return []
+    base = "index,name,memory.total,memory.free,driver_version"
+    for fields in (base + ",compute_cap", base):  # compute_cap needs driver >= 510
+        try:
+            out = subprocess.run([exe, f"--query-gpu={fields}", "--format=csv,noheader,nounits"],
+                                 capture_output=True, text=True, timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            return []
+        if out.returncode == 0:
+            return parse_nvidia_smi(out.stdout)
+    return []
+
+
+def detect_gpus() -> list[GpuInfo]:
+    """NVIDIA GPUs with their free memory: NVML if nvidia-ml-py is installed, else nvidia-smi."""
+    gpus = _gpus_from_nvml()
+    return gpus if gpus is not None else _gpus_from_nvidia_smi()
+
+
+def process_vram_bytes(pid: int | None = None) -> int | None:
+    """VRAM this process holds on all GPUs (NVML), or None where NVML cannot tell."""
+    try:
+        import pynvml
+        pynvml.nvmlInit()
+    except Exception:
+        return None
+    pid = os.getpid() if pid is None else pid
+    try:
+        total, seen = 0, False
+        for i in range(pynvml.nvmlDeviceGetCount()):
+            h = pynvml.nvmlDeviceGetHandleByIndex(i)
+            for p in pynvml.nvmlDeviceGetComputeRunningProcesses(h):
+                if p.pid == pid and p.usedGpuMemory is not None:
+                    total, seen = total + int(p.usedGpuMemory), True
+        return total if seen else None
+    except Exception:
+        return None
+    finally:
+        try:
+            pynvml.nvmlShutdown()
+        except Exception:
+            pass
+
+
+# ----------------------------------------------------------------------------- the decision
+
+
+@dataclass(frozen=True)
+class DevicePlan:
+    device: str  # "cpu" | "gpu"
+    n_gpu_layers: int
+    reason: str
+
+
+def choose_device(
+    requested: str,
+    *,
+    offload_supported: bool,
+    gpus: Sequence[GpuInfo],
+    footprint: ModelFootprint | None,
+    n_ctx: int,
+    n_ubatch: int = 512,
+    platform: str = sys.platform,
+) -> DevicePlan:
+    """cpu: never touch the GPU. gpu: offload or fail with how to fix it. auto: offload what fits."""
+    if requested not in ("cpu", "gpu", "auto"):
+        raise DeviceError(f"unknown device {requested!r}", hint="use --device cpu, gpu or auto")
+    if requested == "cpu":
+        return DevicePlan("cpu", 0, "--device cpu: the GPU is not used")
+    if not offload_supported:
+        if requested == "gpu":
+            why = "an NVIDIA GPU is present but " if gpus else ""
+            raise DeviceError(f"--device gpu: {why}this llama-cpp-python build is CPU-only "
+                              "(llama_supports_gpu_offload() is false)", hint=INSTALL_CUDA_HINT)
+        if gpus:
+            return DevicePlan("cpu", 0, f"CPU: {gpus[0].name} found but this llama-cpp-python build is "
+                                        "CPU-only (run scripts/install-cuda to use it)")
+        return DevicePlan("cpu", 0, "CPU: this llama-cpp-python build cannot offload to a GPU")
+    if platform == "darwin" and not gpus:
+        # Metal build: unified memory, llama.cpp's own default is to offload everything.
+        layers = footprint.n_layers + 1 if footprint else 999
+        return DevicePlan("gpu", layers, "GPU: Apple Metal build (unified memory), all layers offloaded")
+    if not gpus:
+        if requested == "gpu":
+            raise DeviceError("--device gpu: no NVIDIA GPU found (nvidia-smi / NVML see none)",
+                              hint="check the driver with `nvidia-smi`; or use --device cpu")
+        return DevicePlan("cpu", 0, "CPU: no NVIDIA GPU detected (nvidia-smi / NVML see none)")
+    if footprint is None:
+        return DevicePlan("gpu", 999, "GPU: model size unknown, offloading all layers")
+    # llama.cpp splits layers across GPUs in proportion to free memory; each GPU pays its own overhead.
+    free = sum(g.free_bytes for g in gpus) - CUDA_OVERHEAD_BYTES * (len(gpus) - 1)
+    plan = plan_offload(footprint, n_ctx=n_ctx, free_vram_bytes=free, n_ubatch=n_ubatch)
+    names = ", ".join(f"{g.name} ({g.free_bytes / GiB:.1f} GiB free)" for g in gpus)
+    if plan.n_gpu_layers == 0:
+        if requested == "gpu":
+            raise DeviceError(f"--device gpu: the model does not fit on {names}: {plan.reason}",
+                              hint="use a smaller model or --n-ctx, free VRAM, or use --device cpu")
+        return DevicePlan("cpu", 0, f"CPU: {plan.reason} on {names}")
+    where = "GPU" if plan.fits_all else "GPU+CPU"
+    return DevicePlan("gpu", plan.n_gpu_layers, f"{where}: {plan.reason} on {names}")

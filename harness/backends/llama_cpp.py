@@ -1,0 +1,548 @@
+"""The in-process llama.cpp backend (llama-cpp-python), the harness's embedded default.
+
+Generation runs the harness's own token loop, so every count is exact (prompt tokens are the
+tokens we evaluated, completion tokens the tokens we sampled), on one of two paths:
+  "fast" (default): llama_decode on plain batches + llama.cpp's native sampler chain through the
+      low-level bindings; a few ctypes calls per token (issue 8). Same tokens as the high-level
+      API at temperature 0 (and with the same seed above it): tested.
+  "llama.generate": llama-cpp-python's high-level generator; used for JSON-schema (grammar)
+      requests and when fast=False. The path a call used is in info().extra["generation_path"].
+
+Timings (wall clock, `time.perf_counter`, the same way for every path):
+  load_s        Llama(...) construction; reported on the first call after load, 0 after that
+  ttft_s        request start (before templating/tokenizing) -> first generated token sampled
+  prefill_tok_s prompt_tokens / ttft_s
+  decode_tok_s  (completion_tokens - 1) / (total_s - ttft_s): tokens after the first, per second
+  total_s       request start -> last token handled
+Wall clock includes the Python per-token work, which is what a user of the harness waits for;
+llama.cpp's own perf counters (llama_perf_context: pure compute time) are kept beside them in
+`last_perf` / info().extra["last_perf"] to show how much of a call Python cost.
+
+Every generation starts from an empty KV cache (no prefix reuse between calls), so repeated
+benchmark prompts are measured as cold prompts, as llama-bench does.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import json
+import time
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from harness.backends.base import BackendInfo, Chunk, Completion, Message, Timings
+from harness.backends.device import ModelFootprint, choose_device, detect_gpus, process_vram_bytes, read_footprint
+from harness.errors import BackendError, BackendUnavailable, HarnessError
+
+DEFAULT_CHAT_CTX = 4096
+EMBED_MAX_CTX = 512  # BERT position tables stop at 512: larger n_ctx aborts the process (FINDINGS)
+
+# Same sampling defaults as llama-cpp-python's create_completion, so temperature-0 outputs match it.
+SAMPLING = dict(top_k=40, top_p=0.95, min_p=0.05, typical_p=1.0, repeat_penalty=1.0)
+
+
+def _import_llama_cpp():
+    try:
+        import llama_cpp
+    except ImportError as e:  # pragma: no cover - the package depends on it
+        raise BackendUnavailable(f"llama-cpp-python is not importable: {e}",
+                                 hint="pip install llama-cpp-python==0.3.36 (or ./scripts/setup)") from e
+    return llama_cpp
+
+
+def build_flags(llama_cpp) -> dict[str, Any]:
+    """llama_print_system_info() ("CPU : SSE3 = 1 | AVX2 = 1 | ...") as {"AVX2": True, ...}."""
+    raw = llama_cpp.llama_print_system_info()
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    flags: dict[str, Any] = {}
+    for part in text.replace("\n", "|").split("|"):
+        key, sep, value = part.rpartition("=")
+        key = key.split(":")[-1].strip()
+        if sep and key:
+            flags[key] = value.strip() == "1" if value.strip() in ("0", "1") else value.strip()
+    return flags
+
+
+class _StopScanner:
+    """Finds stop strings in streamed text and holds back a tail that may start one."""
+
+    def __init__(self, stops: Sequence[str]):
+        self.stops = [s for s in stops if s]
+        self.text = ""
+        self.emitted = 0
+
+    def feed(self, piece: str) -> tuple[str, bool]:
+        """Append `piece`; return (text safe to emit now, whether a stop string was hit)."""
+        start = max(0, len(self.text) - max((len(s) for s in self.stops), default=0))
+        self.text += piece
+        hit = min((i for i in (self.text.find(s, start) for s in self.stops) if i >= 0), default=-1)
+        if hit >= 0:
+            self.text = self.text[:hit]
+            out, self.emitted = self.text[self.emitted :], len(self.text)
+            return out, True
+        hold = 0
+        for s in self.stops:  # longest suffix of text that is a proper prefix of a stop string
+            for k in range(min(len(s) - 1, len(self.text)), hold, -1):
+                if self.text.endswith(s[:k]):
+                    hold = k
+                    break
+        end = len(self.text) - hold
+        out = self.text[self.emitted : end] if end > self.emitted else ""
+        self.emitted = max(self.emitted, end)
+        return out, False
+
+    def flush(self) -> str:
+        out, self.emitted = self.text[self.emitted :], len(self.text)
+        return out
+
+
+class LlamaCppBackend:
+    """A GGUF model loaded in this process. role="chat": chat/stream/complete; role="embedding": embed."""
+
+    name = "llama-cpp"
+
+    def __init__(
+        self,
+        model_path: Path | str,
+        *,
+        model_name: str | None = None,
+        role: str = "chat",
+        device: str = "auto",
+        threads: int | None = None,
+        n_ctx: int | None = None,
+        n_batch: int | None = None,
+        verbose: bool = False,
+        fast: bool = True,
+    ):
+        from harness.sysinfo import default_threads
+
+        self.fast = fast  # the low-level decode loop where it can serve the request
+        self.last_path: str | None = None
+
+        if role not in ("chat", "embedding"):
+            raise BackendError(f"unknown role {role!r}", hint="use role='chat' or role='embedding'")
+        if threads is not None and threads < 1:
+            raise BackendError(f"threads must be >= 1, got {threads}", hint="pass --threads 1 or more")
+        self.model_path = Path(model_path)
+        self.model_name = model_name or self.model_path.stem
+        self.role = role
+        llama_cpp = _import_llama_cpp()
+        self._lc = llama_cpp
+        self.footprint: ModelFootprint = read_footprint(self.model_path)  # also rejects a non-GGUF file early
+        fp = self.footprint
+
+        if role == "embedding":
+            # n_ctx = n_batch = n_ubatch: one input always fits one ubatch, and we count tokens
+            # before every call, so llama.cpp's hard aborts (FINDINGS) cannot be reached.
+            limit = min(fp.n_ctx_train or EMBED_MAX_CTX, EMBED_MAX_CTX) if fp.arch == "bert" else (fp.n_ctx_train or EMBED_MAX_CTX)
+            n_ctx = min(n_ctx or EMBED_MAX_CTX, limit)
+            n_batch = n_ctx
+            # Short batches collapse when threads contend (FINDINGS): half the cores, at least 1.
+            self.threads = threads or max(1, default_threads() // 2)
+        else:
+            n_ctx = n_ctx or min(fp.n_ctx_train or DEFAULT_CHAT_CTX, DEFAULT_CHAT_CTX)
+            n_batch = min(n_batch or 512, n_ctx)
+            self.threads = threads or default_threads()
+        self.n_ctx, self.n_batch = n_ctx, n_batch
+
+        offload = bool(llama_cpp.llama_supports_gpu_offload())
+        gpus = [] if device == "cpu" else detect_gpus()
+        self.plan = choose_device(device, offload_supported=offload, gpus=gpus, footprint=fp,
+                                  n_ctx=n_ctx, n_ubatch=n_batch)
+        self._offload_supported = offload
+        self._gpus = gpus
+
+        kwargs: dict[str, Any] = dict(
+            model_path=str(self.model_path),
+            n_gpu_layers=self.plan.n_gpu_layers,
+            n_threads=self.threads,
+            n_threads_batch=self.threads,
+            n_ctx=n_ctx,
+            n_batch=n_batch,
+            n_ubatch=n_batch,
+            verbose=verbose,
+        )
+        if role == "embedding":
+            kwargs["embedding"] = True
+            if fp.pooling_type is None:
+                # A decoder used as an embedder defaults to one vector per token: pool by mean.
+                kwargs["pooling_type"] = llama_cpp.LLAMA_POOLING_TYPE_MEAN
+        t0 = time.perf_counter()
+        try:
+            from llama_cpp import Llama
+
+            self._llm = Llama(**kwargs)
+            self._warm_up()
+        except (ValueError, RuntimeError, OSError) as e:
+            raise BackendError(f"llama.cpp could not load {self.model_path.name}: {e}",
+                               hint="check the file with `harness models verify`, or try --device cpu") from e
+        self._load_s: float | None = time.perf_counter() - t0
+        self._vocab = self._llm._model.vocab
+        self._piece_buf = ctypes.create_string_buffer(256)
+        self._formatter = self._chat_formatter()
+        self._grammars: dict[str, Any] = {}
+        self.peak_vram_bytes = process_vram_bytes() if self.plan.device == "gpu" else None
+        self.last_perf: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ helpers
+
+    def _warm_up(self) -> None:
+        # As llama-cli and llama-bench do: one tiny decode pages the weights in and builds the
+        # compute graph, so this cost lands in load_s instead of the first call's ttft.
+        llm = self._llm
+        bos = llm.token_bos()
+        tokens = [bos if bos >= 0 else 0]
+        if self.role == "embedding":
+            llm._batch.reset()
+            llm._batch.add_sequence(tokens, 0, True)
+            llm._ctx.decode(llm._batch)
+            llm._batch.reset()
+            llm._ctx.kv_cache_clear()
+        else:
+            llm.eval(tokens)
+            llm.reset()
+        self._lc.llama_perf_context_reset(llm._ctx.ctx)
+
+    def _chat_formatter(self):
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            return None
+        model = self._llm._model
+        eos, bos = model.token_eos(), model.token_bos()
+        return Jinja2ChatFormatter(
+            template=template,
+            eos_token=model.token_get_text(eos) if eos != -1 else "",
+            bos_token=model.token_get_text(bos) if bos != -1 else "",
+            stop_token_ids=[eos],
+        )
+
+    def _take_load_s(self) -> float:
+        load, self._load_s = self._load_s, 0.0
+        return load or 0.0
+
+    def _grammar(self, schema: Mapping[str, Any] | None):
+        if schema is None:
+            return None
+        from llama_cpp import LlamaGrammar
+
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._grammars:
+            try:
+                self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
+            except Exception as e:
+                raise BackendError(f"cannot turn this JSON schema into a grammar: {e}",
+                                   hint="use a plain JSON schema (object/array/string/number/enum)") from e
+        return self._grammars[key]
+
+    def _require(self, role: str, what: str) -> None:
+        if self.role != role:
+            raise BackendError(f"{what} needs a {role} model; {self.model_name} was opened as {self.role}",
+                               hint=f"open it with role={role!r}")
+
+    def _chat_prompt(self, messages: Sequence[Message]) -> tuple[list[int], list[str]]:
+        msgs = [dict(m) for m in messages]
+        if not msgs:
+            raise BackendError("chat needs at least one message", hint='pass [{"role": "user", "content": "..."}]')
+        if self._formatter is None:
+            # A base model without a chat template: plain text, the user's words last.
+            text = "\n\n".join(m.get("content", "") for m in msgs)
+            return self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=True), []
+        result = self._formatter(messages=msgs)
+        tokens = self._llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+        extra_stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
+        return tokens, extra_stop
+
+    def _text_prompt(self, prompt: str) -> list[int]:
+        # As create_completion does: BOS + the text, special tokens parsed.
+        if prompt == "":
+            return [self._llm.token_bos()]
+        return self._llm.tokenize(prompt.encode("utf-8"), special=True)
+
+    def _piece(self, token: int) -> bytes:
+        # The token's bytes, as llm.detokenize([token]) gives them, without its 32-byte limit.
+        n = self._lc.llama_token_to_piece(self._vocab, token, self._piece_buf, len(self._piece_buf), 0, False)
+        return bytes(self._piece_buf[:n]) if n >= 0 else b""
+
+    def _sampler_chain(self, temperature: float, seed: int | None):
+        # The chain Llama._init_sampler builds (its repeat penalty of 1.0 is a no-op, left out),
+        # so both paths sample alike: greedy at temperature 0, else top-k/typical/top-p/min-p/temp/dist.
+        lc = self._lc
+        chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
+        add = lambda smpl: lc.llama_sampler_chain_add(chain, smpl)  # noqa: E731  the chain owns them
+        if temperature == 0.0:
+            add(lc.llama_sampler_init_greedy())
+        else:
+            s = SAMPLING
+            add(lc.llama_sampler_init_top_k(s["top_k"]))
+            add(lc.llama_sampler_init_typical(s["typical_p"], 1))
+            add(lc.llama_sampler_init_top_p(s["top_p"], 1))
+            add(lc.llama_sampler_init_min_p(s["min_p"], 1))
+            add(lc.llama_sampler_init_temp(temperature))
+            add(lc.llama_sampler_init_dist(lc.LLAMA_DEFAULT_SEED if seed is None else seed & 0xFFFFFFFF))
+        return chain
+
+    def _fast_tokens(self, prompt_tokens: list[int], *, temperature: float, seed: int | None) -> Iterator[int]:
+        """Issue 8's path: llama_decode on plain batches and llama.cpp's own sampler chain, a few
+        ctypes calls per token instead of Llama.generate's per-token Python bookkeeping."""
+        lc, llm = self._lc, self._llm
+        ctx = llm._ctx.ctx
+        llm.reset()  # the high-level object's bookkeeping: its next call re-evaluates from scratch
+        lc.llama_memory_clear(lc.llama_get_memory(ctx), True)
+        chain = self._sampler_chain(temperature, seed)
+        size = ctypes.sizeof(lc.llama_token)
+        try:
+            arr = (lc.llama_token * len(prompt_tokens))(*prompt_tokens)
+            for i in range(0, len(prompt_tokens), self.n_batch):  # the prompt in n_batch pieces, as Llama.eval
+                n = min(self.n_batch, len(prompt_tokens) - i)
+                ptr = ctypes.cast(ctypes.addressof(arr) + i * size, ctypes.POINTER(lc.llama_token))
+                self._decode(lc.llama_batch_get_one(ptr, n))
+            one = (lc.llama_token * 1)()
+            batch_one = lc.llama_batch_get_one(one, 1)
+            sample, decode = lc.llama_sampler_sample, lc.llama_decode
+            while True:
+                token = sample(chain, ctx, -1)  # also accepts the token into the chain
+                yield token
+                one[0] = token
+                rc = decode(ctx, batch_one)
+                if rc != 0:
+                    raise BackendError(f"llama_decode failed with status {rc}",
+                                       hint="the context may be full: use a larger n_ctx or a shorter prompt")
+        finally:
+            lc.llama_sampler_free(chain)
+
+    def _decode(self, batch) -> None:
+        rc = self._lc.llama_decode(self._llm._ctx.ctx, batch)
+        if rc != 0:
+            raise BackendError(f"llama_decode failed with status {rc}",
+                               hint="the context may be full: use a larger n_ctx or a shorter prompt")
+
+    def _perf(self) -> dict[str, Any]:
+        p = self._lc.llama_perf_context(self._llm._ctx.ctx)
+        return {"t_p_eval_ms": p.t_p_eval_ms, "n_p_eval": p.n_p_eval, "t_eval_ms": p.t_eval_ms, "n_eval": p.n_eval}
+
+    # ------------------------------------------------------------------ generation
+
+    def _generate(
+        self,
+        prompt_tokens: list[int],
+        *,
+        t_start: float,
+        max_tokens: int,
+        temperature: float,
+        seed: int | None,
+        stop: Sequence[str],
+        schema: Mapping[str, Any] | None,
+    ) -> Iterator[Chunk]:
+        self._require("chat", "generation")
+        n_prompt = len(prompt_tokens)
+        if n_prompt >= self.n_ctx:
+            raise BackendError(f"the prompt has {n_prompt} tokens, the context holds {self.n_ctx}",
+                               hint="shorten the prompt or open the model with a larger n_ctx")
+        if max_tokens is None or max_tokens <= 0:
+            max_tokens = self.n_ctx - n_prompt
+        max_tokens = min(max_tokens, self.n_ctx - n_prompt)
+        grammar = self._grammar(schema)  # generate() builds a fresh grammar sampler from it
+        llm = self._llm
+        if seed is not None:
+            llm.set_seed(seed)
+        llm.reset()  # empty KV cache: every call is a cold prompt, measured the same way
+        self._lc.llama_perf_context_reset(llm._ctx.ctx)
+        load_s = self._take_load_s()
+
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        scanner = _StopScanner(stop)
+        n_out, ttft, finish, hit = 0, None, "length", False
+        is_eog, piece_of = self._lc.llama_vocab_is_eog, self._piece
+        fast = self.fast and grammar is None
+        self.last_path = "fast" if fast else "llama.generate"
+        if fast:
+            gen = self._fast_tokens(prompt_tokens, temperature=temperature, seed=seed)
+        else:
+            gen = llm.generate(prompt_tokens, temp=temperature, grammar=grammar, **SAMPLING)
+        try:
+            for token in gen:
+                if ttft is None:
+                    ttft = time.perf_counter() - t_start
+                if is_eog(self._vocab, token):
+                    finish = "stop"
+                    break
+                n_out += 1
+                text, hit = scanner.feed(decoder.decode(piece_of(token)))
+                if text:
+                    yield Chunk(text)
+                if hit:
+                    finish = "stop"
+                    break
+                if n_out >= max_tokens:
+                    break
+        finally:
+            gen.close()
+        if not hit:  # what was held back as a possible stop-string start is output after all
+            scanner.feed(decoder.decode(b"", final=True))
+            tail = scanner.flush()
+            if tail:
+                yield Chunk(tail)
+        total = time.perf_counter() - t_start
+        self.last_perf = self._perf()
+        if self.plan.device == "gpu":
+            vram = process_vram_bytes()
+            if vram is not None:
+                self.peak_vram_bytes = max(self.peak_vram_bytes or 0, vram)
+        ttft = ttft if ttft is not None else total
+        timings = Timings(
+            load_s=load_s,
+            ttft_s=ttft,
+            prefill_tok_s=n_prompt / ttft if ttft > 0 else None,
+            decode_tok_s=(n_out - 1) / (total - ttft) if n_out > 1 and total > ttft else None,
+            total_s=total,
+        )
+        yield Chunk("", done=True, completion=Completion(scanner.text, n_prompt, n_out, timings, finish))
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = 0,
+        stop: Sequence[str] | None = None,
+        schema: Mapping[str, Any] | None = None,
+    ) -> Iterator[Chunk]:
+        t_start = time.perf_counter()
+        self._require("chat", "chat")
+        tokens, template_stops = self._chat_prompt(messages)
+        return self._generate(tokens, t_start=t_start, max_tokens=max_tokens, temperature=temperature, seed=seed,
+                              stop=list(stop or []) + template_stops, schema=schema)
+
+    def chat(self, messages: Sequence[Message], **kw) -> Completion:
+        return _last(self.stream(messages, **kw))
+
+    def stream_complete(
+        self,
+        prompt: str,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = 0,
+        stop: Sequence[str] | None = None,
+        schema: Mapping[str, Any] | None = None,
+    ) -> Iterator[Chunk]:
+        t_start = time.perf_counter()
+        self._require("chat", "completion")
+        return self._generate(self._text_prompt(prompt), t_start=t_start, max_tokens=max_tokens,
+                              temperature=temperature, seed=seed, stop=list(stop or []), schema=schema)
+
+    def complete(self, prompt: str, **kw) -> Completion:
+        return _last(self.stream_complete(prompt, **kw))
+
+    # ------------------------------------------------------------------ embeddings
+
+    def embed(self, texts: Sequence[str], *, normalize: bool = True, truncate: bool = False) -> np.ndarray:
+        """(n, dim) float32. Each text is checked against n_ctx first: too long raises (or is cut
+        when truncate=True), because llama.cpp aborts the process on an over-long input.
+
+        One text per llama_decode, on purpose. llama-cpp-python's Llama.embed(list) packs texts
+        into one batch of up to n_batch tokens; but for BERT (no KV cache) the attention of a
+        batch spans all of its tokens under a mask (llama-graph.cpp build_attn_inp_no_cache:
+        an n_tokens x n_tokens KQ mask), and for decoders the embedding context uses a unified
+        KV cache: either way attention work grows with the square of the *packed* length, not of
+        each text. Measured (scripts/bench-decode.py --embed, MiniLM F16, 1 thread, 32 texts of
+        ~18 tokens, shared CPU): packed at n_batch 512 13.5 texts/s, packed at n_batch 128 26.6,
+        one per decode 26.3-29.8. Packing never won, so we do not pack.
+        """
+        self._require("embedding", "embed")
+        if isinstance(texts, str):
+            raise BackendError("embed() takes a list of texts", hint="wrap a single text: embed([text])")
+        self._take_load_s()
+        llm = self._llm
+        out = np.empty((len(texts), llm.n_embd()), dtype=np.float32)
+        for i, text in enumerate(texts):
+            tokens = llm.tokenize(text.encode("utf-8"))
+            if not tokens:
+                raise BackendError(f"text {i} is empty after tokenizing", hint="drop empty texts before embedding")
+            if len(tokens) > self.n_ctx:
+                if not truncate:
+                    raise BackendError(
+                        f"text {i} has {len(tokens)} tokens; {self.model_name} reads at most {self.n_ctx}",
+                        hint="split it into smaller chunks, or pass truncate=True to cut it")
+                tokens = tokens[: self.n_ctx]
+            out[i] = self._embed_tokens(tokens)
+        if normalize and len(out):
+            norms = np.linalg.norm(out, axis=1, keepdims=True)
+            out /= np.where(norms == 0, 1.0, norms)
+        return out
+
+    def _embed_tokens(self, tokens: list[int]) -> np.ndarray:
+        llm, lc = self._llm, self._lc
+        batch = llm._batch
+        batch.reset()
+        batch.add_sequence(tokens, 0, True)  # embeddings need every token marked as an output
+        llm._ctx.kv_cache_clear()
+        llm._ctx.decode(batch)
+        ptr = lc.llama_get_embeddings_seq(llm._ctx.ctx, 0)
+        if not ptr:
+            raise BackendError(f"{self.model_name} returned no pooled embedding (its GGUF says pooling NONE)",
+                               hint="use an embedding model with mean or CLS pooling, e.g. minilm-l6-v2")
+        vec = np.ctypeslib.as_array(ptr, shape=(llm.n_embd(),)).copy()
+        batch.reset()
+        return vec
+
+    # ------------------------------------------------------------------ misc
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def info(self) -> BackendInfo:
+        lc = self._lc
+        extra: dict[str, Any] = {
+            "role": self.role,
+            # "fast" (low-level llama_decode loop) or "llama.generate" (high-level: JSON schema, fast=False)
+            "generation_path": self.last_path or ("fast" if self.fast else "llama.generate"),
+            "chat_template": self._formatter is not None,
+            "gpus": [g.to_dict() for g in self._gpus],
+            "peak_vram_bytes": self.peak_vram_bytes,
+            "model_file": self.model_path.name,
+            "arch": self.footprint.arch,
+        }
+        if self.last_perf is not None:
+            extra["last_perf"] = self.last_perf
+        return BackendInfo(
+            backend=self.name,
+            model=self.model_name,
+            version=getattr(lc, "__version__", None),
+            device=self.plan.device,
+            gpu_offload_supported=self._offload_supported,
+            n_gpu_layers=self.plan.n_gpu_layers,
+            n_layers=self.footprint.n_layers,
+            device_reason=self.plan.reason,
+            threads=self.threads,
+            n_ctx=self.n_ctx,
+            n_batch=self.n_batch,
+            build_flags=build_flags(lc),
+            extra=extra,
+        )
+
+    def close(self) -> None:
+        llm = getattr(self, "_llm", None)
+        if llm is not None:
+            llm.close()
+            self._llm = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _last(chunks: Iterator[Chunk]) -> Completion:
+    for chunk in chunks:
+        if chunk.done:
+            assert chunk.completion is not None
+            return chunk.completion
+    raise HarnessError("generation ended without a result")  # pragma: no cover - _generate always ends with one

@@ -1,0 +1,372 @@
+"""`openai` backend: any server speaking the OpenAI HTTP API (llama.cpp's llama-server,
+llama-cpp-python's server, LM Studio, vLLM, ...), over plain httpx.
+
+Timings are measured on this side of the wire: TTFT from the first streamed token, decode
+speed from the spacing of the streamed tokens. That is the path for users who outgrow one
+machine: point --base-url at a vLLM deployment and the labs and benchmarks run unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Iterator, Mapping, Sequence
+from urllib.parse import urlsplit
+
+import httpx
+import numpy as np
+
+from harness.backends.base import BackendInfo, Chunk, Completion, Message, Timings
+from harness.backends.http_common import StreamClock, as_matrix, malformed, transport_error
+from harness.errors import BackendError, BackendUnavailable, ModelNotFound
+
+BASE_URL_ENV = "HARNESS_OPENAI_BASE_URL"
+# Embeddings often come from another server than chat (vLLM serves one model per server).
+EMBED_BASE_URL_ENV = "HARNESS_OPENAI_EMBED_BASE_URL"
+API_KEY_ENVS = ("HARNESS_OPENAI_API_KEY", "OPENAI_API_KEY")  # first one set wins
+WHAT = "the OpenAI-compatible server"
+START_HINT = (
+    "start the server (e.g. `python -m llama_cpp.server --model FILE.gguf --model_alias NAME`, "
+    "`llama-server -m FILE.gguf`, `vllm serve MODEL`) or pass the right --base-url / " + BASE_URL_ENV
+)
+# response_format styles: OpenAI's (vLLM, llama-server, LM Studio) and llama-cpp-python's,
+# whose server only knows {"type": "json_object", "schema": ...} and answers 422 to the other.
+SCHEMA_MODES = ("json_schema", "json_object")
+
+
+def resolve_base_url(base_url: str | None, role: str = "chat") -> str:
+    url = base_url or (role == "embedding" and os.environ.get(EMBED_BASE_URL_ENV)) or os.environ.get(BASE_URL_ENV)
+    if not url:
+        raise BackendUnavailable(
+            "the openai backend needs the server's base URL",
+            hint=f"pass --base-url http://HOST:PORT/v1 or set {BASE_URL_ENV}",
+        )
+    if not url.startswith(("http://", "https://")):
+        raise BackendUnavailable(f"base URL {url!r} must start with http:// or https://", hint="e.g. --base-url http://127.0.0.1:8000/v1")
+    return url.rstrip("/")
+
+
+def _response_format(schema: Mapping[str, Any], mode: str) -> dict[str, Any]:
+    if mode == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": "output", "schema": dict(schema), "strict": True}}
+    return {"type": "json_object", "schema": dict(schema)}
+
+
+class OpenAIBackend:
+    name = "openai"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        role: str = "chat",
+        timeout_s: float = 300.0,
+        schema_mode: str | None = None,
+        n_ctx: int | None = None,
+    ):
+        self.base_url = resolve_base_url(base_url, role)
+        self.model = model
+        self.role = role
+        self.n_ctx = n_ctx
+        key = api_key or next((os.environ[k] for k in API_KEY_ENVS if os.environ.get(k)), None)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._http = httpx.Client(headers=headers, timeout=httpx.Timeout(timeout_s, connect=5.0))
+        self._schema_mode = schema_mode  # None: find out on the first schema call
+        self._tokenize_path: str | None = None
+        self._send_repeat_penalty = True
+        self._server_models = self._check_model()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def _root_url(self, path: str) -> str:
+        root = self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
+        return f"{root}/{path.lstrip('/')}"
+
+    def _raise_for_status(self, r: httpx.Response) -> None:
+        if r.is_success:
+            return
+        try:
+            body = r.read().decode("utf-8", "replace")
+        except httpx.HTTPError:
+            body = ""
+        detail = body
+        try:
+            err = json.loads(body)
+            if isinstance(err, dict):
+                e = err.get("error", err.get("detail", err))
+                detail = e.get("message", json.dumps(e)) if isinstance(e, dict) else str(e)
+        except json.JSONDecodeError:
+            pass
+        detail = detail.strip()[:500]
+        where = f"{WHAT} at {self.base_url}"
+        if r.status_code in (401, 403):
+            raise BackendError(
+                f"{where} refused the request ({r.status_code}): {detail}",
+                hint=f"set the API key in {API_KEY_ENVS[0]} (or {API_KEY_ENVS[1]})",
+            )
+        if r.status_code == 404 and "model" in detail.lower():
+            raise ModelNotFound(f"{where} has no model {self.model!r}: {detail}", hint="pass a model the server serves with --model")
+        raise BackendError(f"{where} answered {r.status_code} to {r.request.url.path}: {detail}", hint="check the request options and the server's log")
+
+    def _post_json(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            r = self._http.post(url, json=body)
+        except httpx.HTTPError as e:
+            raise transport_error(e, self.base_url, what=WHAT, start_hint=START_HINT) from None
+        self._raise_for_status(r)
+        return self._json(r)
+
+    def _json(self, r: httpx.Response) -> dict[str, Any]:
+        try:
+            data = r.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise malformed(self.base_url, WHAT, f"not JSON (starts with {r.text[:60]!r})") from None
+        if not isinstance(data, dict):
+            raise malformed(self.base_url, WHAT, f"expected a JSON object, got {type(data).__name__}")
+        return data
+
+    def _check_model(self) -> list[str]:
+        """GET /models: proves the server is there and serves our model (llama-cpp-python's
+        server would otherwise answer any model name with its default model)."""
+        try:
+            r = self._http.get(self._url("models"))
+        except httpx.HTTPError as e:
+            raise transport_error(e, self.base_url, what=WHAT, start_hint=START_HINT) from None
+        if r.status_code == 404 and not self.base_url.endswith("/v1"):
+            raise BackendUnavailable(
+                f"{self.base_url}/models does not exist",
+                hint=f"OpenAI-compatible servers usually live under /v1: try --base-url {self.base_url}/v1",
+            )
+        self._raise_for_status(r)
+        data = self._json(r)
+        try:
+            ids = [m["id"] for m in data["data"]]
+        except (KeyError, TypeError):
+            raise malformed(self.base_url, WHAT, "GET /models has no data[].id list") from None
+        if self.model not in ids:
+            raise ModelNotFound(
+                f"{WHAT} at {self.base_url} does not serve a model called {self.model!r}",
+                hint=f"it serves: {', '.join(ids) or 'nothing'}; pass one of them with --model "
+                "(llama-cpp-python: start it with --model_alias NAME)",
+            )
+        return ids
+
+    def _chat_body(self, messages, max_tokens, temperature, seed, stop, schema, stream, mode) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [dict(m) for m in messages],
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "stream": stream,
+        }
+        if seed is not None:
+            body["seed"] = seed
+        if stop:
+            body["stop"] = list(stop)
+        if schema is not None:
+            body["response_format"] = _response_format(schema, mode)
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        if self._send_repeat_penalty:
+            # llama.cpp servers apply repeat_penalty 1.1 unless told otherwise, which changes even
+            # greedy output; 1.0 (off) gives the same text as the in-process backend.
+            body["repeat_penalty"] = 1.0
+        return body
+
+    # -- chat -------------------------------------------------------------------------------
+
+    def chat(self, messages: Sequence[Message], *, max_tokens: int = 256, temperature: float = 0.0,
+             seed: int | None = 0, stop: Sequence[str] | None = None,
+             schema: Mapping[str, Any] | None = None) -> Completion:
+        # Streamed under the hood so TTFT and decode speed are measured on every call.
+        last = None
+        for chunk in self.stream(messages, max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop, schema=schema):
+            last = chunk
+        assert last is not None and last.completion is not None
+        return last.completion
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int = 256, temperature: float = 0.0,
+               seed: int | None = 0, stop: Sequence[str] | None = None,
+               schema: Mapping[str, Any] | None = None) -> Iterator[Chunk]:
+        for _attempt in range(3):  # at most: switch the schema style once, drop repeat_penalty once
+            mode = self._schema_mode or SCHEMA_MODES[0]
+            body = self._chat_body(messages, max_tokens, temperature, seed, stop, schema, True, mode)
+            clock = StreamClock()
+            try:
+                with self._http.stream("POST", self._url("chat/completions"), json=body) as r:
+                    if self._adapt_to_rejection(r, schema is not None):
+                        continue
+                    self._raise_for_status(r)
+                    if schema is not None:
+                        self._schema_mode = mode
+                    yield from self._read_sse(r, clock)
+                    return
+            except httpx.HTTPError as e:
+                raise transport_error(e, self.base_url, what=WHAT, start_hint=START_HINT) from None
+        raise BackendError(f"{WHAT} at {self.base_url} rejected every form of the request", hint="check the server's log")
+
+    def _adapt_to_rejection(self, r: httpx.Response, with_schema: bool) -> bool:
+        """True when the server refused something this backend can send another way (then retry).
+        400/422 from most servers; llama-cpp-python answers its validation errors with 500."""
+        if r.status_code not in (400, 422, 500):
+            return False
+        text = r.read().decode("utf-8", "replace")
+        if with_schema and self._schema_mode is None and "response_format" in text:
+            self._schema_mode = SCHEMA_MODES[1]  # llama-cpp-python's {"type": "json_object", "schema": ...}
+            return True
+        if self._send_repeat_penalty and "repeat_penalty" in text:
+            self._send_repeat_penalty = False  # a strict server (OpenAI itself) knows no such field
+            return True
+        return False
+
+    def _read_sse(self, r: httpx.Response, clock: StreamClock) -> Iterator[Chunk]:
+        parts: list[str] = []
+        n_content = 0
+        finish = None
+        usage = None
+        done = False
+        for line in r.iter_lines():
+            if not line.startswith("data:"):
+                continue  # SSE comments, keep-alive pings, event names
+            payload = line[5:].strip()
+            if payload == "[DONE]":
+                done = True
+                break
+            try:
+                event = json.loads(payload)
+            except json.JSONDecodeError:
+                raise malformed(self.base_url, WHAT, f"a stream event is not JSON: {payload[:80]!r}") from None
+            if not isinstance(event, dict):
+                raise malformed(self.base_url, WHAT, "a stream event is not a JSON object")
+            if "error" in event:
+                raise BackendError(f"{WHAT} at {self.base_url} failed mid-stream: {event['error']}", hint="check the server's log")
+            if event.get("usage"):
+                usage = event["usage"]
+            for choice in event.get("choices") or []:
+                delta = choice.get("delta") or {}
+                text = delta.get("content")
+                if text:
+                    clock.token()
+                    n_content += 1
+                    parts.append(text)
+                    yield Chunk(text=text)
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
+        if not done and finish is None:
+            raise BackendError(
+                f"{WHAT} at {self.base_url} ended the stream before the answer was complete",
+                hint="the server probably crashed or was stopped: check its log and run again",
+            )
+        usage = usage or {}
+        # Without usage in the stream (llama-cpp-python's server), each content event is one token.
+        completion_tokens = int(usage.get("completion_tokens") or n_content)
+        prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        timings = clock.timings(prompt_tokens, completion_tokens)
+        timings.load_s = None  # the server loaded the model; this side cannot tell when or how long
+        yield Chunk(text="", done=True, completion=Completion(
+            text="".join(parts), prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+            timings=timings, finish_reason=finish,
+        ))
+
+    def complete(self, prompt: str, *, max_tokens: int = 256, temperature: float = 0.0,
+                 seed: int | None = 0, stop: Sequence[str] | None = None) -> Completion:
+        body: dict[str, Any] = {"model": self.model, "prompt": prompt, "max_tokens": max_tokens, "temperature": temperature}
+        if seed is not None:
+            body["seed"] = seed
+        if stop:
+            body["stop"] = list(stop)
+        t0 = time.perf_counter()
+        data = self._post_json(self._url("completions"), body)
+        total = time.perf_counter() - t0
+        try:
+            choice = data["choices"][0]
+            text = choice["text"]
+        except (KeyError, IndexError, TypeError):
+            raise malformed(self.base_url, WHAT, "no choices[0].text in the completion") from None
+        usage = data.get("usage") or {}
+        return Completion(text=text, prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                          completion_tokens=int(usage.get("completion_tokens") or 0),
+                          timings=Timings(total_s=total), finish_reason=choice.get("finish_reason"))
+
+    # -- embeddings, tokens, info ----------------------------------------------------------
+
+    def embed(self, texts: Sequence[str], *, normalize: bool = True) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        try:
+            data = self._post_json(self._url("embeddings"), {"model": self.model, "input": texts})
+        except BackendError as e:
+            if "embedding" in e.message.lower():
+                raise BackendError(
+                    f"model {self.model!r} on {self.base_url} does not serve embeddings: {e.message}",
+                    hint="use an embedding model (e.g. minilm-l6-v2; llama-cpp-python: start it with --embedding true)",
+                ) from None
+            raise
+        try:
+            rows = sorted(data["data"], key=lambda d: d.get("index", 0))
+            vectors = [row["embedding"] for row in rows]
+        except (KeyError, TypeError, AttributeError):
+            raise malformed(self.base_url, WHAT, "no data[].embedding list") from None
+        if len(vectors) != len(texts):
+            raise malformed(self.base_url, WHAT, f"{len(vectors)} embeddings for {len(texts)} inputs")
+        return as_matrix(vectors, normalize, self.base_url, WHAT)
+
+    def count_tokens(self, text: str) -> int:
+        """Through the server's tokenizer: llama-cpp-python's /extras/tokenize or llama-server's /tokenize."""
+        candidates = [self._tokenize_path] if self._tokenize_path else ["extras/tokenize", "tokenize"]
+        for path in candidates:
+            body = {"input": text, "model": self.model} if path.startswith("extras") else {"content": text}
+            try:
+                r = self._http.post(self._root_url(path), json=body)
+            except httpx.HTTPError as e:
+                raise transport_error(e, self.base_url, what=WHAT, start_hint=START_HINT) from None
+            if r.status_code == 404:
+                continue
+            self._raise_for_status(r)
+            tokens = self._json(r).get("tokens")
+            if not isinstance(tokens, list):
+                raise malformed(self.base_url, WHAT, "tokenize answer has no tokens list")
+            self._tokenize_path = path
+            return len(tokens)
+        raise BackendError(
+            f"{WHAT} at {self.base_url} offers no tokenizer endpoint",
+            hint="token counts need llama-cpp-python's or llama.cpp's server; other servers only report usage per call",
+        )
+
+    def info(self) -> BackendInfo:
+        host = urlsplit(self.base_url).hostname or ""
+        local = host in ("127.0.0.1", "localhost", "::1")
+        return BackendInfo(
+            backend=self.name,
+            model=self.model,
+            device="unknown",
+            device_reason="served over HTTP: the server decides the device; this side cannot see it",
+            n_ctx=self.n_ctx,
+            # No URL or host name here: result files are meant to be shared.
+            extra={"server": "local" if local else "remote", "schema_mode": self._schema_mode,
+                   "timings": "client-side (network included)"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def server_status(base_url: str | None = None) -> dict[str, Any]:
+    """For `harness doctor`: is an OpenAI-compatible server configured and answering, and what it serves."""
+    url = base_url or os.environ.get(BASE_URL_ENV)
+    if not url:
+        return {"configured": False, "reachable": False, "hint": f"set {BASE_URL_ENV} or pass --base-url to use --backend openai"}
+    url = url.rstrip("/")
+    try:
+        r = httpx.get(f"{url}/models", timeout=3.0)
+        ids = [m.get("id") for m in r.json().get("data", [])] if r.is_success else []
+        return {"configured": True, "reachable": True, "status_code": r.status_code, "models": ids}
+    except (httpx.HTTPError, ValueError, AttributeError) as e:
+        return {"configured": True, "reachable": False, "error": type(e).__name__, "hint": START_HINT}

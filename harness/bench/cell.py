@@ -1,0 +1,215 @@
+"""One matrix cell, run in a process of its own (`python -m harness.bench.cell REQUEST.json`).
+
+A process per cell gives each cell its own peak RSS (getrusage of this process and of the lab's
+grader child), and a native abort in llama.cpp costs one cell, not the whole matrix.
+The request names an output path; the parent reads what was written there.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.bench.schema import Criterion, LabFigures
+from harness.bench.stats import single, summarize
+
+class CellError(Exception):
+    """A cell that could not produce figures; the message is recorded as the cell's error."""
+
+
+_SCORE_WORDS = ("acc", "f1", "exact", "match", "score", "precision", "rate", "correct", "auc")
+_RETRIEVAL_WORDS = ("recall", "mrr", "ndcg", "hit@", "queries_per_s", "qps")
+_TOKEN_KEYS = ("tokens_in", "tokens_out")
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident memory of this process and of its finished children (the lab's grader)."""
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is bytes on macOS, KiB on Linux
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) * scale
+
+
+class VramSampler:
+    """Peak GPU memory of this process and its descendants (the lab's grader), polled with nvidia-smi
+    every half second. None when no NVIDIA GPU or nvidia-smi is present."""
+
+    def __init__(self, interval_s: float = 0.5):
+        import shutil
+
+        self.enabled = shutil.which("nvidia-smi") is not None
+        self.interval_s = interval_s
+        self.peak: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> "VramSampler":
+        if self.enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self._stop.set()
+            self._thread.join(timeout=15)
+
+    def _pids(self) -> set[str]:
+        import psutil
+
+        me = psutil.Process()
+        return {str(me.pid)} | {str(c.pid) for c in me.children(recursive=True)}
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                out = subprocess.run(
+                    ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
+                    capture_output=True, text=True, timeout=10,
+                ).stdout
+                pids = self._pids()
+                used = sum(
+                    int(p[1]) * 1024 * 1024
+                    for p in (line.split(",") for line in out.splitlines())
+                    if len(p) == 2 and p[0].strip() in pids and p[1].strip().isdigit()
+                )
+                if used:
+                    self.peak = max(self.peak or 0, used)
+            except Exception:
+                pass
+            self._stop.wait(self.interval_s)
+
+
+def _numeric(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def lab_figures(reports: list[dict[str, Any]]) -> LabFigures:
+    """Fold the CheckReports of the repetitions into one LabFigures, each value with its spread."""
+    first = reports[0]
+    series: dict[str, dict[str, list[float]]] = {"accuracy": {}, "latency": {}, "retrieval": {}}
+    extra: dict[str, Any] = {}
+    tokens: dict[str, list[float]] = {k: [] for k in _TOKEN_KEYS}
+    for rep in reports:
+        values = {c["name"]: c.get("value") for c in rep.get("criteria", [])}
+        criteria = set(values)
+        values.update({k: v for k, v in _flatten(rep.get("metrics") or {}).items() if k not in values})
+        for k, v in values.items():
+            scored = k in criteria or any(w in k.lower() for w in _SCORE_WORDS + _RETRIEVAL_WORDS)
+            if not _numeric(v) or not scored:
+                extra.setdefault(k, v)  # text, counts and other context: kept, not graded as accuracy
+                continue
+            kind = "retrieval" if any(w in k.lower() for w in _RETRIEVAL_WORDS) else "accuracy"
+            series[kind].setdefault(k, []).append(float(v))
+        for k, v in _flatten(rep.get("timings") or {}).items():
+            if k in _TOKEN_KEYS and _numeric(v):
+                tokens[k].append(float(v))
+            elif _numeric(v):
+                kind = "retrieval" if any(w in k.lower() for w in _RETRIEVAL_WORDS) else "latency"
+                series[kind].setdefault(k, []).append(float(v))
+        series["latency"].setdefault("check_wall_s", []).append(float(rep.get("wall_s") or 0.0))
+    unit = lambda k: "tok/s" if "tok_s" in k else ("s" if k.endswith("_s") else None)  # noqa: E731
+    mean_int = lambda xs: int(round(sum(xs) / len(xs))) if xs else None  # noqa: E731
+    return LabFigures(
+        lab_version=first.get("lab_version"),
+        passed=all(r.get("passed") for r in reports),
+        criteria=[
+            Criterion(name=c["name"], value=c.get("value"), op=c.get("op"), threshold=c.get("threshold"), passed=c.get("passed"))
+            for c in first.get("criteria", [])
+        ],
+        accuracy={k: summarize(v) for k, v in series["accuracy"].items()},
+        latency={k: summarize(v, unit(k)) for k, v in series["latency"].items()},
+        retrieval={k: summarize(v, "1/s" if "per_s" in k or k == "qps" else None) for k, v in series["retrieval"].items()},
+        tokens_in=mean_int(tokens["tokens_in"]),
+        tokens_out=mean_int(tokens["tokens_out"]),
+        extra={k: v for k, v in extra.items() if isinstance(v, (str, int, float, bool)) or v is None},
+    )
+
+
+def _run_throughput(req: dict[str, Any]) -> dict[str, Any]:
+    from harness.backends.registry import open_backend
+    from harness.bench.throughput import needed_ctx, run_throughput
+
+    pairs = tuple(tuple(p) for p in req["pairs"])
+    t0 = time.perf_counter()
+    backend = open_backend(
+        req["backend"], req["model"], role="chat", device=req["device"], threads=req.get("threads"),
+        n_ctx=needed_ctx(req["pp"], req["tg"], pairs),  # type: ignore[arg-type]
+    )
+    load_s = time.perf_counter() - t0
+    try:
+        result = run_throughput(
+            backend, pp=req["pp"], tg=req["tg"], pairs=pairs,  # type: ignore[arg-type]
+            repetitions=req["repetitions"], warmup=req["warmup"], seed=req["seed"],
+        )
+        result.load_s = single(load_s, "s")
+        info = backend.info()
+    finally:
+        backend.close()
+    return {"throughput": result.model_dump(mode="json"), "info": info.to_dict(), "load_s": load_s}
+
+
+def _run_lab(req: dict[str, Any]) -> dict[str, Any]:
+    from harness.labs.check import run_check
+
+    reports = []
+    for _ in range(req["lab_repetitions"]):
+        report = run_check(
+            req["lab"], reference=True, model=req["model"], backend=req["backend"], device=req["device"],
+            threads=req.get("threads"), limit=req.get("limit"), seed=req["seed"],
+        )
+        data = report.model_dump(mode="json")
+        if data.get("error"):
+            err = data["error"]
+            raise CellError(f"the lab's reference run failed ({err.get('kind')}): {err.get('message')}")
+        reports.append(data)
+    # What each loaded model ran on ({"chat": {...}, "embedding": {...}}); a lab that loads no chat
+    # model did not use --model, and its cell says so (uses_chat_model = False).
+    roles = {k: v for k, v in (reports[0].get("backends") or {}).items() if v}
+    info = dict(roles.get("chat") or next(iter(roles.values()), {}) or {})
+    info["roles"] = roles
+    return {
+        "lab": lab_figures(reports).model_dump(mode="json"), "info": info,
+        "device": info.get("device"), "uses_chat_model": "chat" in roles,
+    }
+
+
+def main(argv: list[str]) -> int:
+    req = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    out: dict[str, Any]
+    t0 = time.perf_counter()
+    with VramSampler() as vram:
+        try:
+            out = _run_throughput(req) if req["lab"] == "throughput" else _run_lab(req)
+            out["status"] = "ok"
+        except Exception as e:  # recorded in the result file as this cell's error; the matrix goes on
+            from harness.errors import HarnessError
+
+            text = str(e) if isinstance(e, (HarnessError, CellError)) else f"{type(e).__name__}: {e}"
+            out = {"status": "error", "error": text}
+    out["wall_s"] = time.perf_counter() - t0
+    out["peak_rss_bytes"] = peak_rss_bytes()
+    out["peak_vram_bytes"] = vram.peak  # None off GPU
+    Path(req["output"]).write_text(json.dumps(out, default=str), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

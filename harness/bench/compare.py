@@ -1,0 +1,232 @@
+"""`harness compare`: the same cells across result files, side by side, with ratios and noise marks.
+
+A difference is marked real when it exceeds the noise the spreads allow,
+|Δ| > 2·sqrt(sA² + sB²), and a relative floor (a figure measured once has no spread, so its floor is
+wider). Accuracy that differs for the same model and settings is a finding of its own: at
+temperature 0 it should not differ between machines or backends.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.bench.schema import ResultFile, RunResult, Stat
+
+REL_FLOOR = 0.05  # both sides have a spread (n >= 2)
+REL_FLOOR_SINGLE = 0.25  # at least one side was measured once: its noise is unknown
+ACC_TOL = 1e-9
+
+HIGHER_BETTER, LOWER_BETTER, NEUTRAL = "higher", "lower", "neutral"
+
+
+@dataclass
+class Metric:
+    name: str
+    kind: str  # speed | latency | accuracy | memory
+    better: str
+    stat: Stat
+
+
+@dataclass
+class Row:
+    cell: str
+    metric: str
+    kind: str
+    better: str
+    stats: list[Stat | None]
+    ratios: list[float | None] = field(default_factory=list)
+    marks: list[str] = field(default_factory=list)  # "" | "faster"/"slower"-like words | "differs"
+
+
+@dataclass
+class Comparison:
+    files: list[str]
+    systems: list[str]
+    rows: list[Row]
+    findings: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "systems": self.systems,
+            "rows": [
+                {
+                    "cell": r.cell, "metric": r.metric, "kind": r.kind, "better": r.better,
+                    "values": [s.model_dump() if s else None for s in r.stats], "ratios": r.ratios, "marks": r.marks,
+                }
+                for r in self.rows
+            ],
+            "findings": self.findings,
+        }
+
+
+def center(s: Stat | None) -> float | None:
+    if s is None or s.n == 0:
+        return None
+    return s.mean if s.mean is not None else s.median
+
+
+def exceeds_noise(a: Stat, b: Stat) -> bool:
+    ca, cb = center(a), center(b)
+    if ca is None or cb is None:
+        return False
+    delta = abs(cb - ca)
+    noise = 2 * math.sqrt((a.stddev or 0.0) ** 2 + (b.stddev or 0.0) ** 2)
+    floor = (REL_FLOOR if min(a.n, b.n) >= 2 else REL_FLOOR_SINGLE) * max(abs(ca), abs(cb))
+    return delta > noise and delta > floor
+
+
+def cell_label(run: RunResult) -> str:
+    c = run.cell
+    return f"{c.lab} · {c.model} · {c.backend} · {c.device}"
+
+
+def run_metrics(run: RunResult) -> list[Metric]:
+    out: list[Metric] = []
+    tp = run.throughput
+    if tp:
+        out.append(Metric(f"pp{tp.pp_tokens} tok/s", "speed", HIGHER_BETTER, tp.pp_tok_s))
+        out.append(Metric(f"tg{tp.tg_tokens} tok/s", "speed", HIGHER_BETTER, tp.tg_tok_s))
+        if tp.load_s:
+            out.append(Metric("model load s", "latency", LOWER_BETTER, tp.load_s))
+        for p in tp.pairs:
+            out.append(Metric(f"ttft {p.n_prompt}+{p.n_gen} s", "latency", LOWER_BETTER, p.ttft_s))
+            out.append(Metric(f"decode {p.n_prompt}+{p.n_gen} tok/s", "speed", HIGHER_BETTER, p.decode_tok_s))
+    lab = run.lab
+    if lab:
+        for k, s in lab.accuracy.items():
+            out.append(Metric(k, "accuracy", HIGHER_BETTER, s))
+        for k, s in lab.retrieval.items():
+            speed = "per_s" in k or k == "qps"
+            out.append(Metric(k, "speed" if speed else "accuracy", HIGHER_BETTER, s))
+        for k, s in lab.latency.items():
+            speed = "tok_s" in k or "per_s" in k
+            out.append(Metric(k, "speed" if speed else "latency", HIGHER_BETTER if speed else LOWER_BETTER, s))
+    if run.decode_efficiency is not None:
+        out.append(Metric("decode efficiency", "speed", HIGHER_BETTER, Stat(mean=run.decode_efficiency, median=run.decode_efficiency, n=1, stddev=0.0)))
+    if run.peak_rss_bytes:
+        mib = run.peak_rss_bytes / 2**20
+        out.append(Metric("peak RSS MiB", "memory", LOWER_BETTER, Stat(mean=mib, median=mib, n=1, stddev=0.0, unit="MiB")))
+    if run.peak_vram_bytes:
+        mib = run.peak_vram_bytes / 2**20
+        out.append(Metric("peak VRAM MiB", "memory", LOWER_BETTER, Stat(mean=mib, median=mib, n=1, stddev=0.0, unit="MiB")))
+    return out
+
+
+def _comparable(a: RunResult, b: RunResult) -> bool:
+    """Same model file and the settings that decide the answers (device/threads may differ)."""
+    same_model = (a.model_sha256 or a.cell.model) == (b.model_sha256 or b.cell.model)
+    sa, sb = a.settings, b.settings
+    same_lab = (a.lab.lab_version if a.lab else None) == (b.lab.lab_version if b.lab else None)
+    return same_model and same_lab and (sa.seed, sa.temperature, sa.limit) == (sb.seed, sb.temperature, sb.limit)
+
+
+def system_label(result: ResultFile) -> str:
+    parts = []
+    for s in result.systems.values():
+        gpu = f", {s.gpus[0].name}" if s.gpus else ""
+        parts.append(f"{s.cpu_model or 'unknown CPU'} ({s.cpu_cores_logical or '?'} logical cores){gpu}")
+    return "; ".join(dict.fromkeys(parts))
+
+
+def compare(results: list[ResultFile], names: list[str]) -> Comparison:
+    by_file: list[dict[str, RunResult]] = [{cell_label(r): r for r in res.runs if r.status == "ok"} for res in results]
+    cells = list(dict.fromkeys(label for runs in by_file for label in runs))
+    rows: list[Row] = []
+    findings: list[str] = []
+    for label in cells:
+        per_file = [runs.get(label) for runs in by_file]
+        metric_maps = [{m.name: m for m in run_metrics(r)} if r else {} for r in per_file]
+        metric_names = list(dict.fromkeys(n for mm in metric_maps for n in mm))
+        for name in metric_names:
+            ms = [mm.get(name) for mm in metric_maps]
+            proto = next(m for m in ms if m)
+            stats = [m.stat if m else None for m in ms]
+            row = Row(label, name, proto.kind, proto.better, stats)
+            base = stats[0]
+            for i, s in enumerate(stats):
+                cb, ca = center(s), center(base)
+                row.ratios.append(cb / ca if cb is not None and ca not in (None, 0) else None)
+                mark = ""
+                if i > 0 and s is not None and base is not None:
+                    if proto.kind == "accuracy":
+                        if ca is not None and cb is not None and abs(cb - ca) > ACC_TOL:
+                            mark = "differs"
+                            if per_file[0] and per_file[i] and _comparable(per_file[0], per_file[i]):
+                                findings.append(
+                                    f"{label}: {name} is {ca:.4g} in {names[0]} but {cb:.4g} in {names[i]} "
+                                    "with the same model and settings (expected equal at temperature 0)"
+                                )
+                    elif exceeds_noise(base, s):
+                        better = (cb > ca) == (proto.better == HIGHER_BETTER)  # type: ignore[operator]
+                        mark = "better" if better else "worse"
+                row.marks.append(mark)
+            rows.append(row)
+    return Comparison(files=names, systems=[system_label(r) for r in results], rows=rows, findings=findings)
+
+
+def fmt_stat(s: Stat | None) -> str:
+    c = center(s)
+    if s is None or c is None:
+        return "-"
+    text = f"{c:.4g}"
+    if s.n > 1 and s.stddev:
+        text += f" ± {s.stddev:.2g}"
+    return text
+
+
+def fmt_ratio(r: float | None, mark: str) -> str:
+    if r is None:
+        return "-"
+    sym = {"better": " ▲", "worse": " ▼", "differs": " ≠"}.get(mark, "")
+    return f"{r:.2f}x{sym}"
+
+
+def to_markdown(cmp: Comparison) -> str:
+    def esc(text: str) -> str:
+        return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+    head = ["cell", "metric"]
+    for i, f in enumerate(cmp.files):
+        head.append(esc(Path(f).name))
+        if i:
+            head.append(f"ratio {i + 1}/1")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in cmp.rows:
+        cells = [esc(r.cell), esc(r.metric)]
+        for i, s in enumerate(r.stats):
+            cells.append(fmt_stat(s))
+            if i:
+                cells.append(fmt_ratio(r.ratios[i], r.marks[i]))
+        lines.append("| " + " | ".join(cells) + " |")
+    legend = "\n▲/▼: better/worse beyond the noise of the spreads; ≠: accuracy differs.\n"
+    systems = "".join(f"\n- {esc(Path(f).name)}: {esc(s)}" for f, s in zip(cmp.files, cmp.systems))
+    findings = "".join(f"\n- **finding**: {esc(x)}" for x in cmp.findings)
+    return "\n".join(lines) + "\n" + legend + systems + ("\n" + findings if findings else "") + "\n"
+
+
+def to_rich(cmp: Comparison):
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="harness compare", show_lines=False)
+    table.add_column("cell")
+    table.add_column("metric")
+    for i, f in enumerate(cmp.files):
+        table.add_column(escape(Path(f).name), justify="right")
+        if i:
+            table.add_column(f"{i + 1}/1", justify="right")
+    style = {"better": "green", "worse": "red", "differs": "bold magenta"}
+    for r in cmp.rows:
+        cells = [escape(r.cell), escape(r.metric)]
+        for i, s in enumerate(r.stats):
+            cells.append(fmt_stat(s))
+            if i:
+                text = fmt_ratio(r.ratios[i], r.marks[i])
+                st = style.get(r.marks[i])
+                cells.append(f"[{st}]{text}[/]" if st else text)
+        table.add_row(*cells)
+    return table

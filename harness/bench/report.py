@@ -1,0 +1,152 @@
+"""`harness compare --html`: one self-contained page (tables + matplotlib PNGs embedded as base64).
+
+Every string that comes from a result file goes through html.escape: model names, lab ids and
+error messages are user-controlled and files are shared publicly.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+
+from harness.bench.compare import Comparison, center, fmt_ratio, fmt_stat
+from harness.bench.schema import ResultFile
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:13px}
+th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
+td:first-child,td:nth-child(2),th{text-align:left}
+.better{color:#087f23;font-weight:bold}.worse{color:#b00020;font-weight:bold}.differs{color:#8e24aa;font-weight:bold}
+.finding{background:#fff3cd;padding:6px;border-left:4px solid #f0ad4e}
+img{max-width:100%;border:1px solid #eee;margin:1em 0}
+"""
+
+
+def _mpl_text(text: str) -> str:
+    return text.replace("$", r"\$")  # matplotlib would read $...$ as math
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _decode_plot(results: list[ResultFile], names: list[str]) -> str | None:
+    import matplotlib.pyplot as plt
+
+    labels, values, errs = [], [], []
+    for name, res in zip(names, results):
+        for run in res.runs:
+            if run.throughput and run.throughput.tg_tok_s.n:
+                labels.append(_mpl_text(f"{Path(name).name}\n{run.cell.model} / {run.device_used or run.cell.device}"))
+                values.append(center(run.throughput.tg_tok_s))
+                errs.append(run.throughput.tg_tok_s.stddev or 0.0)
+    if not values:
+        return None
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(values)), 3.6))
+    ax.bar(range(len(values)), values, yerr=errs, capsize=4, color="#4c72b0")
+    ax.set_xticks(range(len(values)), labels, fontsize=8)
+    ax.set_ylabel("decode tok/s (tg)")
+    ax.set_title("Decode speed per model / device (mean ± stddev)")
+    return _png(fig)
+
+
+def _accuracy_latency_plot(results: list[ResultFile], names: list[str]) -> str | None:
+    import matplotlib.pyplot as plt
+
+    per_lab: dict[str, list[tuple[float, float, str]]] = {}
+    for name, res in zip(names, results):
+        for run in res.runs:
+            lab = run.lab
+            if not lab or not (lab.accuracy or lab.retrieval):
+                continue
+            acc_name, acc = next(iter({**lab.accuracy, **{k: v for k, v in lab.retrieval.items() if "per_s" not in k}}.items()), (None, None))
+            lat = lab.latency.get("item_p50_s") or lab.latency.get("check_wall_s")
+            if acc is None or lat is None or center(acc) is None or center(lat) is None:
+                continue
+            per_lab.setdefault(run.cell.lab, []).append((center(lat), center(acc), _mpl_text(f"{Path(name).name}: {run.cell.model}/{run.cell.device} ({acc_name})")))  # type: ignore[arg-type]
+    if not per_lab:
+        return None
+    n = len(per_lab)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False)
+    for ax, (lab_id, points) in zip(axes[0], per_lab.items()):
+        for x, y, label in points:
+            ax.scatter([x], [y], label=label)
+        ax.set_title(_mpl_text(lab_id), fontsize=10)
+        ax.set_xlabel("latency (s, item p50 or run)")
+        ax.set_ylabel("accuracy")
+        ax.legend(fontsize=6)
+    fig.suptitle("Accuracy vs latency per lab")
+    return _png(fig)
+
+
+def _ttft_plot(results: list[ResultFile], names: list[str]) -> str | None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    drawn = False
+    for name, res in zip(names, results):
+        for run in res.runs:
+            pts = sorted((p.n_prompt, center(p.ttft_s)) for p in (run.throughput.pairs if run.throughput else []) if center(p.ttft_s) is not None)
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=_mpl_text(f"{Path(name).name}: {run.cell.model}/{run.device_used or run.cell.device}"))
+                drawn = True
+    if not drawn:
+        plt.close(fig)
+        return None
+    ax.set_xlabel("prompt tokens")
+    ax.set_ylabel("time to first token (s)")
+    ax.set_title("TTFT by prompt length")
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def render_html(cmp: Comparison, results: list[ResultFile]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    e = html.escape
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>harness compare</title>",
+        f"<style>{_CSS}</style></head><body><h1>harness compare</h1>",
+        "<h2>Files</h2><table><tr><th>#</th><th>file</th><th>system</th><th>created</th><th>harness</th></tr>",
+    ]
+    for i, (f, sysl, res) in enumerate(zip(cmp.files, cmp.systems, results), 1):
+        parts.append(f"<tr><td>{i}</td><td>{e(Path(f).name)}</td><td>{e(sysl)}</td><td>{e(res.created_at)}</td><td>{e(res.harness_version)}</td></tr>")
+    parts.append("</table>")
+    if cmp.findings:
+        parts.append("<h2>Findings</h2>" + "".join(f"<p class='finding'>{e(x)}</p>" for x in cmp.findings))
+    for title, png in (
+        ("Decode tok/s per model and device", _decode_plot(results, cmp.files)),
+        ("Accuracy vs latency per lab", _accuracy_latency_plot(results, cmp.files)),
+        ("Time to first token by prompt length", _ttft_plot(results, cmp.files)),
+    ):
+        if png:
+            parts.append(f"<h2>{e(title)}</h2><img alt='{e(title, quote=True)}' src='data:image/png;base64,{png}'>")
+    parts.append("<h2>Side by side</h2><p>Ratios are to file 1. ▲/▼ better/worse beyond the noise of the spreads; ≠ accuracy differs.</p><table><tr><th>cell</th><th>metric</th>")
+    for i, f in enumerate(cmp.files):
+        parts.append(f"<th>{e(Path(f).name)}</th>" + (f"<th>{i + 1}/1</th>" if i else ""))
+    parts.append("</tr>")
+    for r in cmp.rows:
+        tds = [f"<td>{e(r.cell)}</td><td>{e(r.metric)}</td>"]
+        for i, s in enumerate(r.stats):
+            tds.append(f"<td>{e(fmt_stat(s))}</td>")
+            if i:
+                cls = f" class='{r.marks[i]}'" if r.marks[i] else ""
+                tds.append(f"<td{cls}>{e(fmt_ratio(r.ratios[i], r.marks[i]))}</td>")
+        parts.append("<tr>" + "".join(tds) + "</tr>")
+    parts.append("</table>")
+    errors = [(f, run) for f, res in zip(cmp.files, results) for run in res.runs if run.status != "ok"]
+    if errors:
+        parts.append("<h2>Cells that failed</h2><ul>")
+        parts += [f"<li>{e(Path(f).name)}: {e(run.cell.lab)} / {e(run.cell.model)}: <pre>{e(run.error or '')}</pre></li>" for f, run in errors]
+        parts.append("</ul>")
+    parts.append("</body></html>\n")
+    return "".join(parts)

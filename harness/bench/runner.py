@@ -1,0 +1,171 @@
+"""`harness bench`: run the matrix cell by cell (each in its own process) and assemble the result file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from harness import __version__
+from harness.bench import bandwidth as bw
+from harness.bench.matrix import THROUGHPUT, expand, shard_cells
+from harness.bench.schema import Cell, LabFigures, MatrixSpec, ResultFile, RunResult, Settings, Shard, ThroughputResult
+from harness.bench.system import collect, private_strings, scrub, system_key
+from harness.bench.throughput import DEFAULT_PAIRS
+from harness.errors import HarnessError
+
+
+@dataclass
+class BenchOptions:
+    labs: list[str]
+    models: list[str]
+    backends: list[str] = field(default_factory=lambda: ["llama-cpp"])
+    devices: list[str] = field(default_factory=lambda: ["auto"])
+    repetitions: int = 3
+    warmup: int = 1
+    lab_repetitions: int = 1
+    limit: int | None = None
+    seed: int = 0
+    threads: int | None = None
+    shard: Shard | None = None
+    include_host: bool = False
+    pp: int = 512
+    tg: int = 128
+    pairs: tuple[tuple[int, int], ...] = DEFAULT_PAIRS
+    cell_timeout_s: float = 3600.0
+    measure_bandwidth: bool = True
+
+
+def resolve_labs(requested: list[str]) -> list[str]:
+    """`all` = throughput + every lab in the curriculum order; unknown ids fail before anything runs."""
+    from harness.labs.spec import discover
+
+    known = [spec.id for spec in discover()]
+    out: list[str] = []
+    for item in (x.strip() for r in requested for x in r.split(",")):
+        if not item:
+            continue
+        if item == "all":
+            out += [THROUGHPUT, *known]
+        elif item == THROUGHPUT or item in known:
+            out.append(item)
+        else:
+            raise HarnessError(
+                f"unknown lab {item!r}",
+                f"choose from: {', '.join([THROUGHPUT, *known])}, or 'all'",
+            )
+    return list(dict.fromkeys(out))
+
+
+def _model_facts(model: str) -> tuple[str | None, int | None]:
+    try:
+        from harness.models.lock import get_entry
+
+        entry = get_entry(model)
+        return entry.sha256 or None, entry.size
+    except Exception:  # not a lock name (e.g. an Ollama tag): the file is not ours to describe
+        return None, None
+
+
+def _run_cell(cell: Cell, opts: BenchOptions) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
+        out_path = Path(tmp) / "cell.json"
+        req = {
+            "lab": cell.lab, "model": cell.model, "backend": cell.backend, "device": cell.device,
+            "threads": opts.threads, "seed": opts.seed, "limit": opts.limit,
+            "repetitions": opts.repetitions, "warmup": opts.warmup, "lab_repetitions": opts.lab_repetitions,
+            "pp": opts.pp, "tg": opts.tg, "pairs": [list(p) for p in opts.pairs], "output": str(out_path),
+        }
+        req_path = Path(tmp) / "request.json"
+        req_path.write_text(json.dumps(req), encoding="utf-8")
+        log_path = Path(tmp) / "stderr.log"
+        with open(log_path, "wb") as log:
+            try:
+                proc = subprocess.run(
+                    [sys.executable, "-m", "harness.bench.cell", str(req_path)],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, timeout=opts.cell_timeout_s,
+                )
+                rc = proc.returncode
+            except subprocess.TimeoutExpired:
+                return {"status": "error", "error": f"timed out after {opts.cell_timeout_s:.0f} s", "wall_s": opts.cell_timeout_s}
+        if out_path.exists():
+            return json.loads(out_path.read_text(encoding="utf-8"))
+        tail = log_path.read_bytes()[-1500:].decode("utf-8", "replace")
+        how = f"was killed by signal {-rc} ({signal.Signals(-rc).name})" if rc < 0 else f"exited with code {rc}"
+        return {"status": "error", "error": f"cell process {how} before writing a result; output tail:\n{tail}", "wall_s": 0.0}
+
+
+def _lab_decode(lab: LabFigures | None) -> float | None:
+    """The lab's decode tok/s (decode_tok_s, decode_tok_s_p50, ...) when its grader reported one."""
+    for k, stat in (lab.latency.items() if lab else []):
+        if k.startswith("decode_tok_s") and stat.median:
+            return stat.median
+    return None
+
+
+def _settings(cell: Cell, opts: BenchOptions, info: dict[str, Any]) -> Settings:
+    is_tp = cell.lab == THROUGHPUT
+    return Settings(
+        n_ctx=info.get("n_ctx"), threads=info.get("threads") or opts.threads, n_gpu_layers=info.get("n_gpu_layers"),
+        n_batch=info.get("n_batch"), n_ubatch=(info.get("extra") or {}).get("n_ubatch"),
+        seed=opts.seed, temperature=0.0,
+        repetitions=opts.repetitions if is_tp else opts.lab_repetitions,
+        warmup=opts.warmup if is_tp else 0,  # a lab's first item warms the model; its load time is reported
+        limit=None if is_tp else opts.limit,
+    )
+
+
+def run_bench(opts: BenchOptions, on_cell: Callable[[int, int, Cell, str], None] | None = None) -> ResultFile:
+    """Runs this shard's cells; on_cell(i, n, cell, phase) reports progress ("start" / "done")."""
+    spec = MatrixSpec(labs=opts.labs, models=opts.models, backends=opts.backends, devices=opts.devices)
+    cells = shard_cells(expand(spec), opts.shard)
+    wants_gpu = any(d in ("gpu", "auto") for d in opts.devices)
+    # Bandwidth first, while no cell is running: the figure is the machine's, not the contention's.
+    band = bw.measure(include_gpu=wants_gpu) if opts.measure_bandwidth else None
+    system = collect(band, opts.include_host)
+    key = system_key(system)
+    best_bw = band.cpu_copy_gb_s.max if band and band.cpu_copy_gb_s else None
+    gpu_bw = band.gpu_copy_gb_s.max if band and band.gpu_copy_gb_s else None
+    runs: list[RunResult] = []
+    for i, cell in enumerate(cells):
+        if on_cell:
+            on_cell(i, len(cells), cell, "start")
+        out = _run_cell(cell, opts)
+        info = out.get("info") or {}
+        # model facts only where the cell's model was loaded (a retrieval-only lab never loads --model)
+        sha, size = _model_facts(cell.model) if out.get("uses_chat_model", True) else (None, None)
+        tp = ThroughputResult.model_validate(out["throughput"]) if out.get("throughput") else None
+        lab = LabFigures.model_validate(out["lab"]) if out.get("lab") else None
+        decode = tp.tg_tok_s.mean if tp else _lab_decode(lab)
+        device_used = info.get("device") or out.get("device")
+        runs.append(
+            RunResult(
+                cell=cell, system=key, status=out["status"], error=out.get("error"),
+                device_used=device_used, model_sha256=sha, model_bytes=size,
+                backend_version=info.get("version"), backend_info=info,
+                settings=_settings(cell, opts, info), wall_s=float(out.get("wall_s") or 0.0),
+                peak_rss_bytes=out.get("peak_rss_bytes"), peak_vram_bytes=out.get("peak_vram_bytes"),
+                throughput=tp, lab=lab,
+                decode_efficiency=bw.decode_efficiency(decode, gpu_bw if device_used == "gpu" else best_bw, size),
+            )
+        )
+        if on_cell:
+            on_cell(i, len(cells), cell, out["status"])
+    result = ResultFile(
+        harness_version=__version__,
+        created_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        matrix=spec,
+        shards=[opts.shard] if opts.shard else [],
+        systems={key: system},
+        runs=runs,
+    )
+    if opts.include_host:
+        return result
+    clean = scrub(result.model_dump(mode="json"), private_strings())
+    return ResultFile.model_validate(clean)

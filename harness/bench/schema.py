@@ -1,0 +1,187 @@
+"""The result file of `harness bench`: one pydantic model, exported to schemas/result.schema.json.
+
+A file carries everything needed to compare it with one from another machine without guessing:
+what ran (lab, model + sha256, backend + version, device), with which settings, on what hardware,
+and every figure with its spread. Bump SCHEMA_VERSION on any change that an older reader could
+misread, and add a migration in harness/bench/io.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+TOOL = "local-lab-harness"
+
+
+class _Model(BaseModel):
+    # Unknown keys are an error: a typo or a newer writer must not be silently dropped.
+    model_config = ConfigDict(extra="forbid")
+
+
+class Stat(_Model):
+    """One figure with its spread over `n` observations (repetitions or items)."""
+
+    mean: float | None = None
+    median: float | None = None
+    p95: float | None = None
+    stddev: float | None = Field(None, description="sample standard deviation (n-1); 0 when n == 1")
+    min: float | None = None
+    max: float | None = None
+    n: int = 0
+    unit: str | None = None
+
+
+class GpuInfo(_Model):
+    name: str
+    vram_bytes: int | None = None
+    driver: str | None = None
+
+
+class Bandwidth(_Model):
+    """Memory bandwidth measured on the spot (see docs/benchmarks.md for what it means)."""
+
+    cpu_copy_gb_s: Stat | None = None  # numpy copy, counts bytes read + bytes written
+    cpu_method: str | None = None
+    gpu_copy_gb_s: Stat | None = None
+    gpu_method: str | None = None
+    note: str | None = None
+
+
+class HostInfo(_Model):
+    """Only present with --include-host: these files are meant to be posted publicly."""
+
+    hostname: str
+    user: str
+    home: str
+
+
+class SystemInfo(_Model):
+    os: str
+    python: str
+    harness_version: str
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+    cpu_model: str | None = None
+    cpu_cores_physical: int | None = None
+    cpu_cores_logical: int | None = None
+    ram_bytes: int | None = None
+    gpus: list[GpuInfo] = Field(default_factory=list)
+    llama_cpp_version: str | None = None
+    llama_cpp_gpu_offload: bool | None = None
+    backend_versions: dict[str, str | None] = Field(default_factory=dict)
+    bandwidth: Bandwidth | None = None
+    host: HostInfo | None = None
+
+
+class Settings(_Model):
+    """The settings a run used; two runs are comparable when these match."""
+
+    n_ctx: int | None = None
+    threads: int | None = None
+    n_gpu_layers: int | None = None
+    n_batch: int | None = None
+    n_ubatch: int | None = None
+    seed: int
+    temperature: float
+    repetitions: int
+    warmup: int
+    limit: int | None = None
+
+
+class ThroughputPoint(_Model):
+    """One (prompt length, generation length) pair, LocalScore style."""
+
+    n_prompt: int
+    n_gen: int
+    ttft_s: Stat
+    prefill_tok_s: Stat
+    decode_tok_s: Stat
+    generated_tokens: Stat  # < n_gen when the model stopped early (end of text)
+
+
+class ThroughputResult(_Model):
+    """llama-bench-comparable figures: pp<N> = prefill of an N-token prompt, tg<N> = N generated tokens."""
+
+    pp_tokens: int
+    tg_tokens: int
+    load_s: Stat | None = None  # model load (open_backend), measured once per cell
+    pp_tok_s: Stat  # mean ± stddev over repetitions after warm-up, as llama-bench reports
+    tg_tok_s: Stat
+    tg_generated_tokens: Stat
+    pairs: list[ThroughputPoint] = Field(default_factory=list)
+
+
+class Criterion(_Model):
+    name: str
+    value: float | None
+    op: str | None = None
+    threshold: float | None = None
+    passed: bool | None = None
+
+
+class LabFigures(_Model):
+    lab_version: str | None = None
+    passed: bool | None = None
+    criteria: list[Criterion] = Field(default_factory=list)
+    accuracy: dict[str, Stat] = Field(default_factory=dict)  # grader values per metric, over repetitions
+    latency: dict[str, Stat] = Field(default_factory=dict)  # load_s, ttft_s, item_s, prefill/decode tok/s
+    retrieval: dict[str, Stat] = Field(default_factory=dict)  # recall@k, queries_per_s
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)  # other grader metrics, as reported
+
+
+class Cell(_Model):
+    """One point of the matrix."""
+
+    lab: str
+    model: str
+    backend: str
+    device: Literal["cpu", "gpu", "auto"]
+
+
+class RunResult(_Model):
+    cell: Cell
+    system: str = Field(description="key into ResultFile.systems: the machine this cell ran on")
+    status: Literal["ok", "error"]
+    error: str | None = None
+    device_used: str | None = None
+    model_sha256: str | None = None
+    model_bytes: int | None = None
+    backend_version: str | None = None
+    backend_info: dict[str, Any] = Field(default_factory=dict)
+    settings: Settings
+    wall_s: float
+    peak_rss_bytes: int | None = None
+    peak_vram_bytes: int | None = None  # None off GPU
+    throughput: ThroughputResult | None = None
+    lab: LabFigures | None = None
+    decode_efficiency: float | None = Field(
+        None, description="decode tok/s / (memory bandwidth / model bytes); see docs/benchmarks.md"
+    )
+
+
+class MatrixSpec(_Model):
+    labs: list[str]
+    models: list[str]
+    backends: list[str]
+    devices: list[str]
+
+
+class Shard(_Model):
+    index: int  # 1-based
+    count: int
+
+
+class ResultFile(_Model):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    tool: Literal["local-lab-harness"] = TOOL
+    harness_version: str
+    created_at: str  # ISO 8601, UTC
+    matrix: MatrixSpec
+    shards: list[Shard] = Field(default_factory=list)  # which shards this file holds; empty = whole matrix
+    systems: dict[str, SystemInfo]
+    runs: list[RunResult]

@@ -1,0 +1,145 @@
+"""The `throughput` pseudo-lab: llama-bench-comparable speed through the Backend protocol.
+
+pp<N>: prefill of an N-token prompt (tok/s), tg<N>: N generated tokens (tok/s), each as mean ± stddev
+over repetitions after warm-up, like llama-bench. Plus LocalScore-like (prompt, generation) pairs with
+time to first token. Every prompt starts with a different word, so no run reuses another's KV cache.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Callable
+
+from harness.backends.base import Backend, Completion
+from harness.bench.schema import ThroughputPoint, ThroughputResult
+from harness.bench.stats import summarize
+
+# Small default pairs: a 2-core laptop finishes them in well under a minute.
+DEFAULT_PAIRS: tuple[tuple[int, int], ...] = ((64, 128), (512, 128), (1024, 32))
+
+_WORDS = (
+    "time year people way day man thing woman life child world school state family student group country "
+    "problem hand part place case week company system program question work government number night point "
+    "home water room mother area money story fact month lot right study book eye job word business issue "
+    "side kind head house service friend father power hour game line end member law car city community name"
+).split()
+# A counting tail keeps a small model generating instead of stopping at end-of-text.
+_COUNT_TAIL = "\nCount: 1, 2, 3, 4, 5, 6, 7, 8,"
+
+
+@dataclass
+class Sample:
+    prompt_tokens: int
+    generated: int
+    ttft_s: float | None
+    prefill_tok_s: float | None
+    decode_tok_s: float | None
+
+
+def make_prompt(backend: Backend, n_tokens: int, rng: random.Random, tail: str = _COUNT_TAIL) -> str:
+    """Random common words + tail, with as close to n_tokens tokens as the tokenizer allows (never more)."""
+    if tail and backend.count_tokens(tail) >= n_tokens // 2:
+        tail = ""  # a short prompt keeps its unique random head rather than the tail
+    words = [rng.choice(_WORDS) for _ in range(2 * n_tokens + 8)]
+    words[0] = f"{rng.choice(_WORDS).capitalize()}{rng.randrange(10**6)}"  # unique first token(s): no cache reuse
+    build = lambda k: " ".join(words[:k]) + tail  # noqa: E731
+    lo, hi = 0, len(words)
+    while lo < hi:  # largest k with count_tokens(build(k)) <= n_tokens
+        mid = (lo + hi + 1) // 2
+        if backend.count_tokens(build(mid)) <= n_tokens:
+            lo = mid
+        else:
+            hi = mid - 1
+    return build(lo)
+
+
+def _sample(c: Completion) -> Sample:
+    t = c.timings
+    prefill = t.prefill_tok_s
+    if prefill is None and t.ttft_s:
+        prefill = c.prompt_tokens / t.ttft_s
+    decode = t.decode_tok_s
+    if decode is None and t.total_s and t.ttft_s is not None and c.completion_tokens > 1:
+        decode = (c.completion_tokens - 1) / max(t.total_s - t.ttft_s, 1e-9)
+    return Sample(c.prompt_tokens, c.completion_tokens, t.ttft_s, prefill, decode)
+
+
+def _repeat(fn: Callable[[int], Completion], warmup: int, repetitions: int) -> list[Sample]:
+    for i in range(warmup):
+        fn(-1 - i)
+    return [_sample(fn(i)) for i in range(repetitions)]
+
+
+def run_throughput(
+    backend: Backend,
+    *,
+    pp: int = 512,
+    tg: int = 128,
+    pairs: tuple[tuple[int, int], ...] = DEFAULT_PAIRS,
+    repetitions: int = 3,
+    warmup: int = 1,
+    seed: int = 0,
+    on_step: Callable[[str], None] | None = None,
+) -> ThroughputResult:
+    rng = random.Random(seed)
+    step = on_step or (lambda _msg: None)
+
+    step(f"pp{pp}")
+    pp_samples = _repeat(
+        lambda _i: backend.complete(make_prompt(backend, pp, rng, tail=""), max_tokens=1, temperature=0.0, seed=seed),
+        warmup,
+        repetitions,
+    )
+    step(f"tg{tg}")
+    tg_samples = _repeat(
+        lambda _i: backend.complete(make_prompt(backend, 48, rng), max_tokens=tg, temperature=0.0, seed=seed),
+        warmup,
+        repetitions,
+    )
+    points = []
+    for n_prompt, n_gen in pairs:
+        step(f"pair {n_prompt}+{n_gen}")
+        samples = _repeat(
+            lambda _i, n_prompt=n_prompt, n_gen=n_gen: backend.complete(
+                make_prompt(backend, n_prompt, rng), max_tokens=n_gen, temperature=0.0, seed=seed
+            ),
+            warmup,
+            repetitions,
+        )
+        points.append(
+            ThroughputPoint(
+                n_prompt=n_prompt,
+                n_gen=n_gen,
+                ttft_s=summarize([s.ttft_s for s in samples], "s"),
+                prefill_tok_s=summarize([s.prefill_tok_s for s in samples], "tok/s"),
+                decode_tok_s=summarize([s.decode_tok_s for s in samples], "tok/s"),
+                generated_tokens=summarize([s.generated for s in samples], "tokens"),
+            )
+        )
+    return ThroughputResult(
+        pp_tokens=pp,
+        tg_tokens=tg,
+        pp_tok_s=summarize([s.prefill_tok_s for s in pp_samples], "tok/s"),
+        tg_tok_s=summarize([s.decode_tok_s for s in tg_samples], "tok/s"),
+        tg_generated_tokens=summarize([s.generated for s in tg_samples], "tokens"),
+        pairs=points,
+    )
+
+
+def needed_ctx(pp: int, tg: int, pairs: tuple[tuple[int, int], ...]) -> int:
+    """Smallest n_ctx (multiple of 256) that holds the longest prompt + generation."""
+    need = max([pp + 1, 48 + tg] + [p + g for p, g in pairs]) + 16
+    return -(-need // 256) * 256
+
+
+def parse_pairs(text: str) -> tuple[tuple[int, int], ...]:
+    from harness.errors import HarnessError
+
+    try:
+        pairs = tuple(tuple(int(x) for x in part.split(":")) for part in text.split(",") if part.strip())
+        if not all(len(p) == 2 and p[0] > 0 and p[1] > 0 for p in pairs):
+            raise ValueError
+        return pairs  # type: ignore[return-value]
+    except ValueError:
+        raise HarnessError(f"--pairs {text!r} is not a list of PROMPT:GEN pairs", "write e.g. --pairs 64:128,512:128") from None

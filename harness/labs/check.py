@@ -1,0 +1,161 @@
+"""run_check: grade one solution of one lab in a sandboxed child process.
+
+Importable without llama_cpp: the model is only loaded inside the child.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from harness import __version__
+from harness.errors import LabError
+from harness.labs.report import CheckError, CheckReport, LearnerOutput, criteria_rows, next_steps
+from harness.labs.runner import ChildOutcome, run_child
+from harness.labs.spec import LabSpec, get_lab
+from harness.labs.workspace import default_solution_path
+
+MEMORY_HINTS = ("MemoryError", "std::bad_alloc", "Cannot allocate memory", "failed to allocate", "out of memory")
+
+
+def run_check(
+    lab_id: str,
+    solution: Path | None = None,
+    *,
+    reference: bool = False,
+    model: str | None = None,
+    backend: str = "llama-cpp",
+    device: str = "auto",
+    dataset: Path | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    timeout_s: float | None = None,
+    threads: int | None = None,
+    labs_root: Path | None = None,
+    workspace_dir: Path | None = None,
+) -> CheckReport:
+    """Grade `solution` (default: the workspace file; reference=True: the lab's solution.py)."""
+    spec = get_lab(lab_id, labs_root)
+    if reference and solution is not None:
+        raise LabError("give either a solution file or --reference, not both", "drop one of them")
+    path = spec.solution_path if reference else Path(solution) if solution else default_solution_path(spec, workspace_dir)
+    if not path.is_file():
+        hint = f"run `harness start {lab_id}` to create it" if solution is None and not reference else "check the path"
+        raise LabError(f"no solution file at {path}", hint)
+    if dataset is not None and not Path(dataset).is_file():
+        raise LabError(f"no dataset file at {dataset}", "give --dataset the path of an existing file")
+    if limit is not None and limit < 1:
+        raise LabError(f"--limit must be at least 1 (got {limit})", "leave it out to use the lab's default")
+    chat = model or spec.models.chat
+    request = {
+        "lab_id": spec.id,
+        "lab_dir": str(spec.lab_dir.resolve()),
+        "solution": str(path.resolve()),
+        "entry": spec.entry,
+        "models": {"chat": chat, "embedding": spec.models.embedding},
+        "backend": backend,
+        "device": device,
+        "threads": threads,
+        "dataset": str(Path(dataset).resolve()) if dataset else None,
+        "limit": limit,
+        "seed": seed,
+        "config": spec.grader,
+    }
+    timeout = float(timeout_s) if timeout_s else spec.timeout_s
+    outcome = run_child(
+        request,
+        cwd=path.resolve().parent,
+        timeout_s=timeout,
+        memory_mb=spec.memory_mb,
+        device=device,
+        threads=threads,
+    )
+    return build_report(spec, outcome, timeout=timeout, solution_label="reference" if reference else _label(path),
+                        model=chat, backend=backend, device=device, seed=seed, limit=limit, dataset=dataset)
+
+
+def _label(path: Path) -> str:
+    try:
+        return os.path.relpath(path.resolve(), Path.cwd())
+    except ValueError:
+        return path.name
+    # relpath can climb out of cwd ("../../x.py"): still no home path in it.
+
+
+def _failure(spec: LabSpec, o: ChildOutcome, timeout: float) -> CheckError:
+    """Why the child produced no result."""
+    if o.timed_out:
+        return CheckError(kind="timeout", message=f"stopped after {timeout:g} s (the lab's time limit)",
+                          hint="look for an endless loop or a call that waits forever, or raise --timeout.")
+    if any(h in o.stderr for h in MEMORY_HINTS):
+        return CheckError(kind="memory", message=f"ran out of memory (the cap is {spec.memory_mb} MB)",
+                          traceback=o.stderr[-4000:] or None)
+    if o.returncode is not None and o.returncode < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-o.returncode).name
+        except ValueError:
+            name = str(-o.returncode)
+        why = "; perhaps memory: the system killed it" if name == "SIGKILL" else ""
+        return CheckError(kind="crash", message=f"the process was killed by {name}{why}", traceback=o.stderr[-4000:] or None)
+    return CheckError(kind="crash", message=f"the process exited with code {o.returncode} before reporting a result",
+                      traceback=o.stderr[-4000:] or None)
+
+
+def build_report(spec: LabSpec, o: ChildOutcome, *, timeout: float, solution_label: str, model: str | None,
+                 backend: str, device: str, seed: int, limit: int | None, dataset: Path | None) -> CheckReport:
+    values: dict = {}
+    metrics: dict = {}
+    timings: dict = {}
+    notes: list[str] = []
+    samples: list = []
+    backends: dict = {}
+    error: CheckError | None = None
+    if o.result is None:
+        error = _failure(spec, o, timeout)
+    elif not o.result.get("ok"):
+        e = o.result["error"]
+        error = CheckError(**e)
+        if error.kind == "memory":
+            error.message = f"{error.message} (the cap is {spec.memory_mb} MB)"
+    else:
+        m = o.result["measurement"]
+        values, metrics, timings = m["values"], m["metrics"], m["timings"]
+        notes, samples = m["notes"], m["samples"]
+        backends = o.result.get("backends") or {}
+        missing = [c.name for c in spec.criteria if c.name not in values]
+        if missing:
+            notes.append(f"the grader did not measure: {', '.join(missing)}")
+    rows = criteria_rows(spec, values)
+    passed = error is None and all(r.passed for r in rows)
+    if o.stdout_bytes > len(o.stdout.encode()) or o.stderr_bytes > len(o.stderr.encode()):
+        notes.append("your code printed a lot: only the beginning and the end of its output are kept")
+    return CheckReport(
+        lab=spec.id,
+        lab_version=spec.version,
+        title=spec.title,
+        passed=passed,
+        score=round(sum(r.passed for r in rows) / len(rows), 4) if error is None else 0.0,
+        criteria=rows,
+        metrics=metrics,
+        timings=timings,
+        notes=notes,
+        samples=samples,
+        error=error,
+        next_steps=next_steps(rows, error),
+        wall_s=round(o.wall_s, 3),
+        solution=solution_label,
+        model=model,
+        embedding_model=spec.models.embedding,
+        backend=backend if ":" not in backend else "custom",
+        device=device,
+        backends=backends,
+        seed=seed,
+        limit=limit,
+        dataset=Path(dataset).name if dataset else None,
+        calibrated_on=spec.calibrated_on,
+        memory_limit=o.memory_limit,
+        output=LearnerOutput(stdout=o.stdout, stderr=o.stderr, stdout_bytes=o.stdout_bytes, stderr_bytes=o.stderr_bytes),
+        harness_version=__version__,
+    )

@@ -1,0 +1,229 @@
+"""The process that runs a learner's code: `python -m harness.labs.child REQUEST.json`.
+
+The parent (harness.labs.runner) starts it with a time limit and a memory cap. It builds a
+LabContext, imports the lab's grader and the learner's file, calls grade(), and writes
+{"ok": true, "measurement": ...} or {"ok": false, "error": ...} to the result file the
+request names. stdout/stderr belong to the learner's prints; the harness never writes there.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import time
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import Any
+
+# Freed on MemoryError so that reporting it has room to allocate.
+_reserve: bytearray | None = bytearray(1 << 20)
+
+
+def _display_path(path: str, cwd: Path) -> str:
+    """Tracebacks are shown and saved: keep them free of home paths."""
+    try:
+        return str(Path(path).resolve().relative_to(cwd))
+    except (ValueError, OSError):
+        home = str(Path.home())
+        return "~" + path[len(home):] if home not in ("", "/") and path.startswith(home) else path
+
+
+def learner_traceback(exc: BaseException, solution: Path, cwd: Path) -> tuple[str, str | None]:
+    """The traceback from the first frame in the learner's file onwards, and the name of the
+    learner's innermost function. Falls back to the whole traceback when no frame is theirs."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    sol = str(solution.resolve())
+    idx = next((i for i, f in enumerate(frames) if _same_file(f.filename, sol)), None)
+    func = None
+    if idx is not None:
+        mine = [f for f in frames if _same_file(f.filename, sol)]
+        func = mine[-1].name if mine else None
+        frames = traceback.StackSummary.from_list(frames[idx:])
+    else:
+        frames = traceback.StackSummary.from_list([f for f in frames if not _is_harness_frame(f.filename)])
+    for f in frames:
+        f.filename = _display_path(f.filename, cwd)
+    lines = ["Traceback (most recent call last):\n", *frames.format(), *traceback.format_exception_only(type(exc), exc)]
+    return "".join(lines), func
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return str(Path(a).resolve()) == b
+    except OSError:
+        return False
+
+
+def _is_harness_frame(filename: str) -> bool:
+    return filename == __file__ or filename.endswith(os.path.join("harness", "labs", "child.py"))
+
+
+def _import_file(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _open_backend(backend: str, model: str, role: str, device: str, threads: int | None):
+    """Registry names ("llama-cpp", "ollama", "openai"), or "module:callable" / "path.py:callable"
+    for a backend outside the harness (the engine's tests use a fake one this way)."""
+    if ":" in backend and not backend.startswith(("http://", "https://")):
+        target, _, attr = backend.rpartition(":")
+        if target.endswith(".py"):
+            module = _import_file(f"_harness_backend_{abs(hash(target))}", Path(target))
+        else:
+            module = importlib.import_module(target)
+        return getattr(module, attr)(model, role=role, device=device, threads=threads)
+    from harness.backends.registry import open_backend
+
+    return open_backend(backend, model, role=role, device=device, threads=threads)
+
+
+def build_context(req: dict[str, Any]):
+    from harness.labs.api import LabContext
+
+    models = req.get("models") or {}
+    backend, device, threads = req["backend"], req["device"], req.get("threads")
+    chat, emb = models.get("chat"), models.get("embedding")
+    return LabContext(
+        lab_id=req["lab_id"],
+        lab_dir=Path(req["lab_dir"]),
+        data_dir=Path(req["lab_dir"]) / "data",
+        dataset_path=Path(req["dataset"]) if req.get("dataset") else None,
+        limit=req.get("limit"),
+        seed=int(req.get("seed", 0)),
+        config=req.get("config") or {},
+        _llm_factory=(lambda: _open_backend(backend, chat, "chat", device, threads)) if chat else None,
+        _embedder_factory=(lambda: _open_backend(backend, emb, "embedding", device, threads)) if emb else None,
+    )
+
+
+def _backend_summary(obj: Any) -> dict[str, Any] | None:
+    """Device facts worth keeping in a report; nothing path-like."""
+    try:
+        info = obj.info()
+    except Exception:
+        return None
+    keep = ("backend", "model", "version", "device", "n_gpu_layers", "threads", "n_ctx")
+    return {k: getattr(info, k, None) for k in keep}
+
+
+def run(req: dict[str, Any]) -> dict[str, Any]:
+    from harness.errors import HarnessError
+    from harness.labs.api import LearnerError, Measurement
+
+    global _reserve
+    solution = Path(req["solution"]).resolve()
+    cwd = Path.cwd().resolve()
+    ctx = None
+    try:
+        ctx = build_context(req)
+        sys.path.insert(0, str(solution.parent))
+        sys.path.insert(0, str(Path(req["lab_dir"]).resolve()))
+        grader = _import_file(f"_lab_grader_{req['lab_id'].replace('-', '_')}", Path(req["lab_dir"]) / "grader.py")
+        try:
+            module = _import_file(solution.stem, solution)
+        except BaseException as e:  # a syntax error or a crash at import is the learner's
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise
+            raise _LearnerImportError(e) from e
+        missing = [name for name in req.get("entry", []) if not callable(getattr(module, name, None))]
+        if missing:
+            return _error(
+                "missing_function",
+                f"{_display_path(str(solution), cwd)} does not define {', '.join(missing)}",
+                hint=f"the lab calls these functions: {', '.join(req.get('entry', []))}",
+            )
+        t0 = time.perf_counter()
+        m = grader.grade(module, ctx)
+        grade_s = time.perf_counter() - t0
+        if not isinstance(m, Measurement):
+            return _error("internal", f"grader.grade returned {type(m).__name__}, not a Measurement")
+        out = asdict(m)
+        out["values"] = {k: (None if v is None else float(v)) for k, v in m.values.items()}
+        timings = dict(out["timings"])
+        for role, secs in ctx.load_s.items():
+            timings.setdefault("load_s" if role == "llm" else f"load_{role}_s", round(secs, 4))
+        timings.setdefault("grade_s", round(grade_s, 4))
+        out["timings"] = timings
+        backends = {r: _backend_summary(o) for r, o in (("chat", ctx._llm), ("embedding", ctx._embedder)) if o is not None}
+        return {"ok": True, "measurement": out, "backends": backends}
+    except MemoryError:
+        _reserve = None
+        return _error("memory", "the learner's process ran out of memory")
+    except _LearnerImportError as wrapped:
+        e = wrapped.original
+        tb, _ = learner_traceback(e, solution, cwd)
+        if isinstance(e, SyntaxError):
+            tb = "".join(traceback.format_exception_only(type(e), e)).replace(str(solution), _display_path(str(solution), cwd))
+        return _error("learner_exception", f"importing your file failed: {type(e).__name__}: {e}", traceback=tb)
+    except SystemExit as e:
+        tb, func = learner_traceback(e, solution, cwd)
+        return _error("learner_exception", f"your code called sys.exit({e.code!r})", traceback=tb)
+    except LearnerError as e:
+        return _error("learner_error", str(e))
+    except HarnessError as e:
+        tb, func = learner_traceback(e, solution, cwd)
+        if func is not None:  # e.g. the learner's call asked the backend for something it cannot do
+            return _error("learner_exception", f"{type(e).__name__} in {func}: {e.message}", traceback=tb, hint=e.hint)
+        return _error("harness", e.message, hint=e.hint)
+    except NotImplementedError as e:
+        tb, func = learner_traceback(e, solution, cwd)
+        name = func or (str(e) or "a TODO")
+        return _error("not_implemented", f"not implemented yet: {name}", traceback=tb, hint=f"fill in the TODO in {name}")
+    except Exception as e:
+        tb, func = learner_traceback(e, solution, cwd)
+        if func is None:  # no frame in the learner's file: a bug in the grader or the harness
+            return _error("internal", f"{type(e).__name__}: {e}", traceback=tb)
+        return _error("learner_exception", f"{type(e).__name__} in {func}: {e}", traceback=tb)
+    finally:
+        for obj in (getattr(ctx, "_llm", None), getattr(ctx, "_embedder", None)):
+            try:
+                if obj is not None:
+                    obj.close()
+            except Exception:
+                pass
+
+
+class _LearnerImportError(Exception):
+    def __init__(self, original: BaseException):
+        super().__init__(str(original))
+        self.original = original
+
+
+def _error(kind: str, message: str, *, traceback: str | None = None, hint: str | None = None) -> dict[str, Any]:
+    return {"ok": False, "error": {"kind": kind, "message": message, "traceback": traceback, "hint": hint}}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m harness.labs.child REQUEST.json", file=sys.stderr)
+        return 2
+    req = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    result = run(req)
+    tmp = req["result"] + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(result, f, default=_jsonable)
+    os.replace(tmp, req["result"])
+    return 0
+
+
+def _jsonable(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):  # numpy scalars and arrays
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return obj.name
+    return str(obj)
+
+
+if __name__ == "__main__":
+    # Learner code may call sys.exit(); the result is written before we exit.
+    sys.exit(main(sys.argv[1:]))

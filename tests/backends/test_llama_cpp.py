@@ -1,0 +1,208 @@
+"""The real tiny models through real llama.cpp (marked slow; they run in CI)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from harness.backends.base import Backend
+from harness.backends.registry import open_backend
+from harness.errors import BackendError, DeviceError
+
+pytestmark = pytest.mark.slow
+
+QUESTION = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
+
+
+@pytest.fixture(scope="module")
+def chat(chat_model_path):
+    # One thread: the test machine is shared, and two llama.cpp threads collapse under contention.
+    be = open_backend("llama-cpp", "smollm2-135m", device="cpu", threads=1, n_ctx=1024)
+    yield be
+    be.close()
+
+
+@pytest.fixture(scope="module")
+def embedder(embed_model_path):
+    be = open_backend("llama-cpp", "minilm-l6-v2", role="embedding", device="cpu", threads=1)
+    yield be
+    be.close()
+
+
+def test_is_a_backend(chat):
+    assert isinstance(chat, Backend)
+
+
+def test_temperature_zero_is_deterministic(chat):
+    a = chat.chat(QUESTION, max_tokens=24)
+    b = chat.chat(QUESTION, max_tokens=24)
+    assert a.text == b.text and a.text.strip()
+    assert a.completion_tokens == b.completion_tokens > 0
+
+
+def test_same_tokens_as_llama_cpp_python_chat_completion(chat):
+    ours = chat.chat(QUESTION, max_tokens=24)
+    theirs = chat._llm.create_chat_completion(QUESTION, max_tokens=24, temperature=0.0)
+    assert ours.text == theirs["choices"][0]["message"]["content"]
+    assert ours.prompt_tokens == theirs["usage"]["prompt_tokens"]
+    assert ours.completion_tokens == theirs["usage"]["completion_tokens"]
+
+
+@pytest.mark.parametrize("prompt", ["Once upon a time", "def fibonacci(n):", "The three primary colors are"])
+def test_fast_path_gives_the_same_tokens_as_the_high_level_api(chat, prompt):
+    chat.fast = True
+    fast = chat.complete(prompt, max_tokens=24)
+    assert chat.last_path == "fast"
+    chat.fast = False
+    try:
+        slow = chat.complete(prompt, max_tokens=24)
+        assert chat.last_path == "llama.generate"
+    finally:
+        chat.fast = True
+    theirs = chat._llm.create_completion(prompt, max_tokens=24, temperature=0.0)["choices"][0]["text"]
+    assert fast.text == slow.text == theirs
+    assert fast.completion_tokens == slow.completion_tokens == 24
+
+
+def test_fast_path_samples_like_the_high_level_api_with_a_seed(chat):
+    kw = dict(max_tokens=16, temperature=0.8, seed=7)
+    a, b = chat.complete("Once upon a time", **kw), chat.complete("Once upon a time", **kw)
+    chat.fast = False
+    try:
+        slow = chat.complete("Once upon a time", **kw)
+    finally:
+        chat.fast = True
+    assert a.text == b.text == slow.text
+
+
+def test_schema_requests_use_the_high_level_path(chat):
+    chat.chat(QUESTION, max_tokens=8, schema={"type": "object", "properties": {"a": {"type": "string"}}})
+    assert chat.last_path == "llama.generate" and chat.info().extra["generation_path"] == "llama.generate"
+    chat.chat(QUESTION, max_tokens=4)
+    assert chat.info().extra["generation_path"] == "fast"
+
+
+def test_stream_equals_chat(chat):
+    chunks = list(chat.stream(QUESTION, max_tokens=24))
+    assert chunks[-1].done and chunks[-1].completion is not None
+    assert all(not c.done for c in chunks[:-1]) and len(chunks) > 2
+    streamed = "".join(c.text for c in chunks)
+    assert streamed == chunks[-1].completion.text == chat.chat(QUESTION, max_tokens=24).text
+
+
+def test_stop_sequence_cuts_the_text(chat):
+    prompt = "Count: 1, 2, 3, 4, 5,"
+    free = chat.complete(prompt, max_tokens=16)
+    assert " 8," in free.text  # the model does count on, so the stop below has something to cut
+    stopped = chat.complete(prompt, max_tokens=16, stop=[" 8,"])
+    assert stopped.finish_reason == "stop"
+    assert stopped.text == free.text[: free.text.index(" 8,")]
+    streamed = "".join(c.text for c in chat.stream_complete(prompt, max_tokens=16, stop=[" 8,"]))
+    assert streamed == stopped.text
+
+
+def test_max_tokens_is_respected(chat):
+    c = chat.complete("Once upon a time", max_tokens=5)
+    assert c.completion_tokens == 5 and c.finish_reason == "length"
+
+
+def test_json_schema_output_parses_and_validates(chat):
+    import jsonschema
+
+    schema = {"type": "object", "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+              "required": ["city", "population"]}
+    c = chat.chat([{"role": "user", "content": "Give a city and its population as JSON."}], max_tokens=64,
+                  schema=schema)
+    data = json.loads(c.text)
+    jsonschema.validate(data, schema)
+
+
+def test_timings_are_positive_and_consistent(chat_model_path):
+    be = open_backend("llama-cpp", "smollm2-135m", device="cpu", threads=1, n_ctx=512)
+    try:
+        first = be.chat(QUESTION, max_tokens=16)
+        second = be.chat(QUESTION, max_tokens=16)
+    finally:
+        be.close()
+    assert first.timings.load_s > 0 and second.timings.load_s == 0
+    for c in (first, second):
+        t = c.timings
+        assert 0 < t.ttft_s < t.total_s
+        assert t.prefill_tok_s == pytest.approx(c.prompt_tokens / t.ttft_s)
+        assert t.decode_tok_s == pytest.approx((c.completion_tokens - 1) / (t.total_s - t.ttft_s))
+        assert t.decode_tok_s > 0
+
+
+def test_count_tokens_and_info(chat):
+    assert 0 < chat.count_tokens("Hello world, how are you?") < 20
+    info = chat.info()
+    assert info.backend == "llama-cpp" and info.model == "smollm2-135m"
+    assert info.version and info.device == "cpu" and info.n_gpu_layers == 0 and info.threads == 1
+    assert info.device_reason and info.n_ctx == 1024 and info.n_layers == 30
+    assert "/" not in json.dumps(info.extra.get("model_file"))  # a file name, never a path
+
+
+def test_context_overflow_is_a_clear_error(chat):
+    with pytest.raises(BackendError, match="context holds"):
+        chat.complete("word " * 1100, max_tokens=4)
+
+
+def test_gpu_request_on_cpu_only_build_fails_clearly(chat_model_path):
+    import llama_cpp
+
+    if llama_cpp.llama_supports_gpu_offload():
+        pytest.skip("this llama-cpp-python build can offload; the CPU-only error cannot happen here")
+    with pytest.raises(DeviceError) as e:
+        open_backend("llama-cpp", "smollm2-135m", device="gpu")
+    assert "install-cuda" in e.value.hint
+
+
+def test_auto_picks_cpu_and_says_why(chat):
+    import llama_cpp
+
+    be = open_backend("llama-cpp", "smollm2-135m", device="auto", threads=1, n_ctx=256)
+    try:
+        info = be.info()
+    finally:
+        be.close()
+    if not llama_cpp.llama_supports_gpu_offload():
+        assert info.device == "cpu" and "cannot offload" in info.device_reason
+
+
+# ------------------------------------------------------------------ embeddings
+
+
+def test_embeddings_shape_and_norm(embedder):
+    texts = ["A cat sits on the mat.", "A kitten is sitting on a rug.", "Stock markets fell sharply today."]
+    v = embedder.embed(texts)
+    assert v.shape == (3, 384) and v.dtype == np.float32
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    sims = v @ v.T
+    assert sims[0, 1] > sims[0, 2] + 0.2  # paraphrases closer than an unrelated sentence
+    raw = embedder.embed(texts, normalize=False)
+    assert not np.allclose(np.linalg.norm(raw, axis=1), 1.0, atol=1e-3)
+    assert np.allclose(raw / np.linalg.norm(raw, axis=1, keepdims=True), v, atol=1e-6)
+
+
+def test_embeddings_match_llama_cpp_python(embedder):
+    texts = ["first sentence here", "a second, somewhat longer sentence about something else"]
+    ours = embedder.embed(texts)
+    theirs = np.array(embedder._llm.embed(texts, normalize=True), dtype=np.float32)
+    assert np.allclose(ours, theirs, atol=2e-3)
+
+
+def test_too_long_input_raises_or_truncates(embedder):
+    long_text = "word " * 600
+    with pytest.raises(BackendError, match="reads at most"):
+        embedder.embed([long_text])
+    v = embedder.embed([long_text], truncate=True)
+    assert v.shape == (1, 384)
+
+
+def test_roles_are_enforced(chat, embedder):
+    with pytest.raises(BackendError, match="embedding model"):
+        chat.embed(["x"])
+    with pytest.raises(BackendError, match="chat model"):
+        embedder.chat(QUESTION)

@@ -1,0 +1,100 @@
+"""compare marks real differences (beyond the spreads), not noise; accuracy differences are findings;
+the HTML report is one self-contained page with every file string escaped."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from typer.testing import CliRunner
+
+from harness.bench import io as bio
+from harness.bench.compare import compare, exceeds_noise, to_markdown
+from harness.bench.report import render_html
+from harness.bench.schema import Stat
+
+
+def _row(cmp, metric):
+    return next(r for r in cmp.rows if r.metric == metric)
+
+
+def test_two_x_speed_difference_is_marked(run_factory, result_factory):
+    a = result_factory([run_factory(tg=100.0)])
+    b = result_factory([run_factory(tg=200.0)])
+    cmp = compare([a, b], ["a.json", "b.json"])
+    row = _row(cmp, "tg128 tok/s")
+    assert abs(row.ratios[1] - 2.0) < 1e-9
+    assert row.marks == ["", "better"]
+    assert cmp.findings == []
+
+
+def test_one_percent_difference_is_not_marked(run_factory, result_factory):
+    a = result_factory([run_factory(tg=100.0, pp=300.0)])
+    b = result_factory([run_factory(tg=101.0, pp=297.0)])
+    cmp = compare([a, b], ["a.json", "b.json"])
+    assert all(m == "" for r in cmp.rows for m in r.marks), [(r.metric, r.marks) for r in cmp.rows]
+
+
+def test_noise_rule():
+    wide_a = Stat(mean=100, stddev=30, n=5)
+    wide_b = Stat(mean=160, stddev=30, n=5)
+    assert not exceeds_noise(wide_a, wide_b)  # 60 < 2*sqrt(30²+30²) ≈ 85
+    assert exceeds_noise(Stat(mean=100, stddev=1, n=5), Stat(mean=110, stddev=1, n=5))
+    # measured once each: no spread known, so only a large relative change counts
+    assert not exceeds_noise(Stat(mean=100, stddev=0, n=1), Stat(mean=120, stddev=0, n=1))
+    assert exceeds_noise(Stat(mean=100, stddev=0, n=1), Stat(mean=200, stddev=0, n=1))
+
+
+def test_slower_latency_is_worse(run_factory, result_factory):
+    a = result_factory([run_factory(pp=300.0)])
+    b = result_factory([run_factory(pp=100.0)])  # TTFT triples
+    row = _row(compare([a, b], ["a", "b"]), "ttft 512+32 s")
+    assert row.marks[1] == "worse" and row.ratios[1] > 2.9
+
+
+def test_accuracy_difference_same_settings_is_a_finding(run_factory, result_factory):
+    a = result_factory([run_factory(lab="rag", accuracy=0.50, threads=1)])
+    b = result_factory([run_factory(lab="rag", accuracy=0.52, threads=2)])
+    cmp = compare([a, b], ["a.json", "b.json"])
+    assert _row(cmp, "accuracy").marks[1] == "differs"
+    assert len(cmp.findings) == 1 and "same model and settings" in cmp.findings[0]
+    same = compare([a, result_factory([run_factory(lab="rag", accuracy=0.50, threads=2)])], ["a", "b"])
+    assert same.findings == [] and _row(same, "accuracy").marks[1] == ""
+
+
+def test_markdown_escapes_pipes(run_factory, result_factory):
+    a = result_factory([run_factory(model="x|y")])
+    md = to_markdown(compare([a, a], ["a.json", "b.json"]))
+    assert "x\\|y" in md and md.count("\n|") > 3
+
+
+def test_html_escapes_strings_and_embeds_plots(run_factory, result_factory):
+    evil = "<script>alert(1)</script>"
+    runs = [run_factory(model=evil), run_factory(lab="rag", model=evil, accuracy=0.6)]
+    runs[1].error = evil
+    a = result_factory(runs)
+    b = result_factory([run_factory(model=evil, tg=150.0), run_factory(lab="rag", model=evil, accuracy=0.6)])
+    page = render_html(compare([a, b], [f"{evil}.json", "b.json"]), [a, b])
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    pngs = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page)
+    assert len(pngs) == 3  # decode tok/s, accuracy vs latency, TTFT by prompt length
+    assert "http://" not in page and "https://" not in page  # self-contained: no external resource
+
+
+def test_compare_cli_json_markdown_html(tmp_path, run_factory, result_factory):
+    from harness.cli.app import app
+
+    pa, pb = tmp_path / "a.json", tmp_path / "b.json"
+    bio.write_result(pa, result_factory([run_factory(tg=100.0)]))
+    bio.write_result(pb, result_factory([run_factory(tg=200.0)]))
+    runner = CliRunner()
+    r = runner.invoke(app, ["compare", str(pa), str(pb), "--json", "--html", str(tmp_path / "r.html")])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert any(row["metric"] == "tg128 tok/s" and row["marks"][1] == "better" for row in data["rows"])
+    assert (tmp_path / "r.html").read_text().startswith("<!doctype html>")
+    r = runner.invoke(app, ["compare", str(pa), str(pb), "--markdown"])
+    assert r.exit_code == 0 and "| tg128 tok/s |" in r.stdout and "2.00x ▲" in r.stdout
+    r = runner.invoke(app, ["compare", str(pa), str(tmp_path / "missing.json")])
+    assert r.exit_code != 0

@@ -1,0 +1,107 @@
+"""Bandwidth, privacy scrubbing, stats and the throughput driver against a Backend stand-in."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import socket
+from pathlib import Path
+
+from harness.backends.base import Completion, Timings
+from harness.bench import bandwidth
+from harness.bench import io as bio
+from harness.bench.stats import summarize
+from harness.bench.system import collect, private_strings, scrub
+from harness.bench.throughput import make_prompt, needed_ctx, run_throughput
+
+
+def test_summarize():
+    s = summarize([1.0, 2.0, 3.0, 4.0, None])
+    assert (s.n, s.mean, s.median, s.min, s.max) == (4, 2.5, 2.5, 1.0, 4.0)
+    assert abs(s.stddev - 1.2909944) < 1e-6 and abs(s.p95 - 3.85) < 1e-9
+    assert summarize([5.0]).stddev == 0.0 and summarize([]).n == 0
+
+
+def test_cpu_bandwidth_is_measured():
+    b = bandwidth.cpu_copy_bandwidth(n_bytes=32 * 1024 * 1024, repeats=3)
+    assert b.cpu_copy_gb_s.n == 3 and 0.1 < b.cpu_copy_gb_s.max < 2000
+
+
+def test_decode_efficiency():
+    # 10 GB/s over a 100 MB model: ceiling 100 tok/s; 50 measured -> 0.5
+    assert abs(bandwidth.decode_efficiency(50.0, 10.0, 100_000_000) - 0.5) < 1e-12
+    assert bandwidth.decode_efficiency(50.0, None, 100) is None
+
+
+def test_system_info_and_scrub_leave_no_host_user_or_home(tmp_path, run_factory, result_factory):
+    info = collect(None, include_host=False)
+    assert info.host is None and info.harness_version
+    run = run_factory()
+    run.error = f"failed to open {Path.home()}/models/x.gguf on {socket.gethostname()} as {getpass.getuser()}"
+    res = result_factory([run], system=info)
+    clean = scrub(res.model_dump(mode="json"), private_strings())
+    path = tmp_path / "r.json"
+    bio.write_result(path, bio.parse_result(clean))
+    text = path.read_text()
+    for secret in (socket.gethostname(), getpass.getuser(), str(Path.home())):
+        assert secret not in text
+    assert "~/models/x.gguf" in json.loads(text)["runs"][0]["error"]
+    assert collect(None, include_host=True).host.hostname == socket.gethostname()
+
+
+class FakeBackend:
+    """Word tokenizer and clock-free timings: lets the driver's bookkeeping be checked exactly."""
+
+    name = "fake"
+
+    def __init__(self):
+        self.prompts: list[str] = []
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def complete(self, prompt, *, max_tokens=256, temperature=0.0, seed=0, stop=None):
+        self.prompts.append(prompt)
+        n = self.count_tokens(prompt)
+        return Completion("x", n, max_tokens, Timings(ttft_s=n / 1000, prefill_tok_s=1000.0, decode_tok_s=100.0 + len(self.prompts) % 3, total_s=1.0))
+
+
+def test_throughput_driver_counts_and_unique_prompts():
+    fb = FakeBackend()
+    res = run_throughput(fb, pp=40, tg=8, pairs=((10, 4), (30, 2)), repetitions=3, warmup=1, seed=1)
+    assert len(fb.prompts) == 4 * (1 + 3)  # pp, tg, two pairs; each 1 warm-up + 3 measured
+    assert len(set(fb.prompts)) == len(fb.prompts)  # no two prompts share a KV-cache prefix
+    assert res.pp_tok_s.n == 3 and res.pp_tok_s.mean == 1000.0
+    assert res.tg_tok_s.n == 3 and res.tg_generated_tokens.mean == 8
+    assert [p.n_prompt for p in res.pairs] == [10, 30]
+    assert res.pairs[1].ttft_s.mean == 0.03  # 30 tokens each time
+    assert needed_ctx(512, 128, ((1024, 32),)) == 1280
+
+
+def test_make_prompt_hits_the_token_count():
+    import random
+
+    fb = FakeBackend()
+    for n in (5, 64, 512):
+        assert fb.count_tokens(make_prompt(fb, n, random.Random(n))) == n
+
+
+def test_lab_figures_fold_repetitions_and_sort_metrics():
+    from harness.bench.cell import lab_figures
+
+    def report(acc, p50):
+        return {
+            "lab_version": "2", "passed": True, "wall_s": 3.0,
+            "criteria": [{"name": "answers_correct", "value": acc, "op": ">=", "threshold": 0.8, "passed": True}],
+            "metrics": {"closed_book_accuracy": 0.4, "recall@5": 0.9, "calls": 12, "n_questions": 6, "model_note": "x"},
+            "timings": {"item_p50_s": p50, "decode_tok_s_p50": 100.0, "queries_per_s": 50.0, "tokens_in": 300, "tokens_out": 90},
+        }
+
+    figs = lab_figures([report(0.9, 0.2), report(0.9, 0.4)])
+    assert figs.accuracy["answers_correct"].n == 2 and figs.accuracy["answers_correct"].stddev == 0.0
+    assert "closed_book_accuracy" in figs.accuracy
+    assert set(figs.retrieval) == {"recall@5", "queries_per_s"}
+    assert abs(figs.latency["item_p50_s"].mean - 0.3) < 1e-12 and figs.latency["item_p50_s"].unit == "s"
+    assert figs.latency["decode_tok_s_p50"].unit == "tok/s"
+    assert figs.extra == {"calls": 12, "n_questions": 6, "model_note": "x"}  # counts and text are context
+    assert (figs.tokens_in, figs.tokens_out, figs.lab_version) == (300, 90, "2")

@@ -1,0 +1,1 @@
+"""Fault and bad-input suite: see conftest.py for how it counts."""

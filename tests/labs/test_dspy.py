@@ -1,0 +1,66 @@
+"""The dspy lab on the real default model through the harness DSPy adapter: the reference
+passes, the starter and plausible wrong solutions (never compiled, saved without demos) fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.labs.check import run_check
+from harness.labs.spec import get_lab
+
+REPO = Path(__file__).resolve().parents[2]
+WRONG = Path(__file__).resolve().parent / "wrong"
+LAB = "dspy"
+
+
+@pytest.fixture(autouse=True)
+def _real_labs(monkeypatch):
+    monkeypatch.setenv("HARNESS_LABS", str(REPO / "labs"))
+
+
+def failed(report) -> set[str]:
+    return {c.name for c in report.criteria if not c.passed}
+
+
+def test_spec_is_valid():
+    spec = get_lab(LAB)
+    assert spec.order == 7 and spec.models.chat == "smollm2-135m"
+    assert {c.name for c in spec.criteria} == {"parse_failure_rate", "saved_as_json", "demos_after_reload",
+                                               "accuracy_gain", "mcnemar_p"}
+
+
+@pytest.mark.slow
+def test_reference_passes(chat_model_path):
+    r = run_check(LAB, reference=True, threads=2)
+    assert r.error is None, r.error
+    assert r.passed, [(c.name, c.value, c.required) for c in r.criteria if not c.passed]
+    adapter = r.metrics["adapter"]
+    assert adapter["calls"] == adapter["schema_calls"] == 2 * r.metrics["test_questions"]
+    assert r.timings["item_p50_s"] > 0
+
+
+@pytest.mark.slow
+def test_starter_fails_not_implemented(chat_model_path):
+    r = run_check(LAB, get_lab(LAB).starter_path, threads=2)
+    assert not r.passed
+    assert r.error.kind == "not_implemented" and r.error.message == "not implemented yet: build_program"
+
+
+# Structural mistakes: a few questions are enough to show them (the gain criteria fail too,
+# but with 4 questions that is expected of any program, so only the structural ones are asserted).
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "wrong, must_fail",
+    [
+        ("dspy_never_compiled.py", {"demos_after_reload"}),
+        ("dspy_saved_without_demos.py", {"demos_after_reload"}),
+    ],
+)
+def test_wrong_solution_fails_on_its_mistake(chat_model_path, wrong, must_fail):
+    r = run_check(LAB, WRONG / wrong, limit=4, threads=2)
+    assert r.error is None, r.error
+    assert not r.passed
+    assert must_fail <= failed(r), {c.name: c.value for c in r.criteria}
+    assert all(any(s.startswith(f"{name}:") for s in r.next_steps) for name in must_fail)

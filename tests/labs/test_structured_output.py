@@ -1,0 +1,76 @@
+"""structured-output on the real default model: the reference passes, the starter and plausible
+wrong solutions fail, each on the criterion that names its mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.labs.check import run_check
+from harness.labs.spec import get_lab
+
+REPO = Path(__file__).resolve().parents[2]
+WRONG = Path(__file__).resolve().parent / "wrong"
+LAB = "structured-output"
+
+
+@pytest.fixture(autouse=True)
+def _real_labs(monkeypatch):
+    monkeypatch.setenv("HARNESS_LABS", str(REPO / "labs"))
+
+
+def failed(report) -> set[str]:
+    return {c.name for c in report.criteria if not c.passed}
+
+
+def test_spec_is_valid():
+    spec = get_lab(LAB)
+    assert spec.order == 2 and spec.models.chat == "smollm2-135m"
+    assert {c.name for c in spec.criteria} == {"constrained_valid_rate", "model_calls_as_asked", "numbers_accuracy",
+                                               "question_accuracy", "validity_gain"}
+
+
+def test_grader_schema_and_gold():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("so_grader", REPO / "labs" / LAB / "grader.py")
+    g = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(g)
+    problem = "Tom has 1,200 apples and eats 2.5 a day. He buys 3 more. How many days last them?"
+    assert g.gold_numbers(problem) == [1200.0, 2.5, 3.0]
+    assert g.gold_question(problem) == "How many days last them?"
+    assert g.parse_reply('```json\n{"numbers": [1], "question": "q?"}\n```') is not None
+    assert g.parse_reply('Sure! {"numbers": [1], "question": "q?"}') is None  # text around it: not valid
+    assert g.parse_reply('{"numbers": ["1"], "question": "q?"}') is None  # strings are not numbers
+
+
+@pytest.mark.slow
+def test_reference_passes(chat_model_path):
+    r = run_check(LAB, reference=True, threads=2)
+    assert r.error is None, r.error
+    assert r.passed, [(c.name, c.value, c.required) for c in r.criteria if not c.passed]
+    assert r.metrics["unconstrained_failure_rate"] > 0  # the same run shows the prompt alone failing
+
+
+@pytest.mark.slow
+def test_starter_fails_not_implemented(chat_model_path):
+    r = run_check(LAB, get_lab(LAB).starter_path, threads=2)
+    assert not r.passed
+    assert r.error.kind == "not_implemented" and r.error.message == "not implemented yet: build_schema"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "wrong, must_fail",
+    [
+        ("structured_output_regex_parse.py", {"model_calls_as_asked"}),
+        ("structured_output_missing_field.py", {"constrained_valid_rate", "question_accuracy"}),
+    ],
+)
+def test_wrong_solution_fails_on_its_mistake(chat_model_path, wrong, must_fail):
+    r = run_check(LAB, WRONG / wrong, limit=4, threads=2)
+    assert r.error is None, r.error
+    assert not r.passed
+    assert must_fail <= failed(r), {c.name: c.value for c in r.criteria}
+    assert all(any(s.startswith(f"{name}:") for s in r.next_steps) for name in must_fail)
