@@ -20,7 +20,7 @@ import pydantic
 
 from harness.backends.base import BackendInfo, Chunk, Completion, Message, Timings
 from harness.backends.http_common import StreamClock, as_matrix, malformed, ollama_tag, transport_error
-from harness.errors import BackendError, BackendUnavailable, ModelNotFound
+from harness.errors import BackendError, ModelNotFound
 
 WHAT = "Ollama"
 DEFAULT_HOST = "http://127.0.0.1:11434"

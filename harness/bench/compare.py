@@ -103,7 +103,7 @@ def run_metrics(run: RunResult) -> list[Metric]:
             speed = "per_s" in k or k == "qps"
             out.append(Metric(k, "speed" if speed else "accuracy", HIGHER_BETTER, s))
         for k, s in lab.latency.items():
-            speed = "tok_s" in k or "per_s" in k
+            speed = "tok_s" in k or "per_s" in k or "speedup" in k
             out.append(Metric(k, "speed" if speed else "latency", HIGHER_BETTER if speed else LOWER_BETTER, s))
     if run.decode_efficiency is not None:
         out.append(Metric("decode efficiency", "speed", HIGHER_BETTER, Stat(mean=run.decode_efficiency, median=run.decode_efficiency, n=1, stddev=0.0)))

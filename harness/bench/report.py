@@ -67,7 +67,10 @@ def _accuracy_latency_plot(results: list[ResultFile], names: list[str]) -> str |
             lab = run.lab
             if not lab or not (lab.accuracy or lab.retrieval):
                 continue
-            acc_name, acc = next(iter({**lab.accuracy, **{k: v for k, v in lab.retrieval.items() if "per_s" not in k}}.items()), (None, None))
+            scores = {**lab.accuracy, **{k: v for k, v in lab.retrieval.items() if "per_s" not in k}}
+            preferred = [k for k in scores if any(w in k.lower() for w in ("acc", "recall", "correct", "f1", "exact"))]
+            acc_name = (preferred or list(scores) or [None])[0]
+            acc = scores.get(acc_name) if acc_name else None
             lat = lab.latency.get("item_p50_s") or lab.latency.get("check_wall_s")
             if acc is None or lat is None or center(acc) is None or center(lat) is None:
                 continue

@@ -57,14 +57,17 @@ def cmd_labs(as_json: bool = JsonOpt) -> None:
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("id", no_wrap=True)
     table.add_column("title", ratio=2, overflow="fold")
-    table.add_column("outcome", ratio=3, overflow="fold")
+    wide = con.width >= 140  # the outcome sentences only read well on a wide terminal
+    if wide:
+        table.add_column("outcome", ratio=3, overflow="fold")
     table.add_column("state", no_wrap=True)
     table.add_column("best", justify="right", no_wrap=True)
     colour = {"passed": "green", "failing": "red", "started": "yellow"}
     for r in rows:
         best = "" if r["best_score"] is None else f"{r['best_score']:.0%}"
         st = r["state"]
-        table.add_row(str(r["order"]), r["id"], r["title"], r["outcome"], f"[{colour.get(st, 'dim')}]{st}[/]", best)
+        cells = [str(r["order"]), r["id"], r["title"]] + ([r["outcome"]] if wide else [])
+        table.add_row(*cells, f"[{colour.get(st, 'dim')}]{st}[/]", best)
     con.print(table)
     con.print("Start one with [bold]harness start <id>[/], then [bold]harness check <id>[/].")
 

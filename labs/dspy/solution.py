@@ -30,9 +30,16 @@ def metric(example, prediction, trace=None) -> bool:
 
 
 def optimize(program: dspy.Module, trainset: list) -> dspy.Module:
-    """Few-shot: put labelled training examples into the prompt as demonstrations."""
-    optimizer = dspy.LabeledFewShot(k=6)
-    return optimizer.compile(program, trainset=trainset)
+    """Few-shot: one labelled training example of each answer goes into the prompt as a demo.
+
+    Balanced on purpose: zero-shot the small model says "yes" to nearly everything, so the
+    demos must show what "no" and "maybe" look like. Few demos on purpose too: every demo is
+    prompt the model reads again on every call."""
+    balanced = []
+    for label in ("yes", "no", "maybe"):
+        balanced += [ex for ex in trainset if ex.answer == label][:1]
+    optimizer = dspy.LabeledFewShot(k=len(balanced))
+    return optimizer.compile(program, trainset=balanced)
 
 
 def save_program(program: dspy.Module, path) -> None:

@@ -163,6 +163,7 @@ def grade(solution, ctx: LabContext) -> Measurement:
         "rag_accuracy": sum(rag_ok) / n,
         "rag_minus_closed_book": boot.delta,
         "rag_minus_closed_book_ci_low": boot.ci_low,
+        "rag_minus_closed_book_ci_high": boot.ci_high,
         "latency_p95_s": p95(latencies),
     }
     metrics = {

@@ -104,7 +104,13 @@ def grade(solution, ctx: LabContext) -> Measurement:
     for item in items:
         start = len(llm.calls)
         with timed(latencies):
-            got = solution.extract(llm, item["problem"])
+            try:
+                got = solution.extract(llm, item["problem"])
+            except ValueError as e:  # json.loads of a reply cut off at max_tokens: an invalid reply
+                got = None
+                if not any("cut off" in x for x in notes):
+                    notes.append(f"extract raised {type(e).__name__} ({e}): a reply cut off at max_tokens is not "
+                                 "JSON; bound the schema (maxItems, maxLength) so the grammar ends in time")
         mine = llm.calls[start:]
         # Honest = the model was asked with a schema and the returned object is its reply, parsed.
         sent_schema = bool(mine) and all(s for s, _, _ in mine)

@@ -18,12 +18,15 @@ INSTRUCTIONS = (
 
 
 def build_schema() -> dict:
-    """The JSON schema the reply must match: both fields required, nothing else allowed."""
+    """The JSON schema the reply must match: both fields required, nothing else allowed.
+
+    Bounded (maxItems, maxLength) so that the grammar cannot let the model ramble past
+    max_tokens: a reply cut off half-way is not JSON, constrained or not."""
     return {
         "type": "object",
         "properties": {
-            "numbers": {"type": "array", "items": {"type": "number"}},
-            "question": {"type": "string"},
+            "numbers": {"type": "array", "items": {"type": "number"}, "maxItems": 12},
+            "question": {"type": "string", "maxLength": 200},
         },
         "required": ["numbers", "question"],
         "additionalProperties": False,
@@ -39,11 +42,11 @@ def build_messages(problem: str) -> list[dict]:
 
 def extract(llm, problem: str) -> dict:
     """Constrained: the schema goes to the backend, so the text is JSON of that shape."""
-    reply = llm.chat(build_messages(problem), max_tokens=160, temperature=0.0, schema=build_schema())
+    reply = llm.chat(build_messages(problem), max_tokens=256, temperature=0.0, schema=build_schema())
     return json.loads(reply.text)
 
 
 def extract_unconstrained(llm, problem: str) -> str:
     """The same prompt without the schema: return the raw text, the grader tries to parse it."""
-    reply = llm.chat(build_messages(problem), max_tokens=160, temperature=0.0)
+    reply = llm.chat(build_messages(problem), max_tokens=256, temperature=0.0)
     return reply.text

@@ -16,7 +16,8 @@ import json  # noqa: F401  (you will need it)
 
 def build_schema() -> dict:
     """The JSON schema of the reply: an object with `numbers` (array of numbers) and
-    `question` (string), both required."""
+    `question` (string), both required. Bound it (maxItems, maxLength): a grammar only
+    guarantees valid JSON if the reply can end within max_tokens."""
     # TODO: return the JSON schema
     raise NotImplementedError
 
@@ -29,7 +30,7 @@ def build_messages(problem: str) -> list[dict]:
 
 def extract(llm, problem: str) -> dict:
     """Constrained extraction: ask with the schema and return the parsed JSON object."""
-    # TODO: llm.chat(build_messages(problem), max_tokens=160, temperature=0.0, schema=...)
+    # TODO: llm.chat(build_messages(problem), max_tokens=256, temperature=0.0, schema=...)
     raise NotImplementedError
 
 

@@ -221,8 +221,10 @@ def test_base_url_option_reaches_child_processes_through_the_environment(monkeyp
 
     from harness.backends.http_common import export_base_url
 
-    monkeypatch.delenv("HARNESS_OPENAI_BASE_URL", raising=False)
-    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    # setenv first so monkeypatch restores the original state (absent) after export_base_url writes
+    for var in ("HARNESS_OPENAI_BASE_URL", "OLLAMA_HOST"):
+        monkeypatch.setenv(var, "")
+        monkeypatch.delenv(var)
     export_base_url("openai", "http://127.0.0.1:9/v1")
     export_base_url("ollama", "127.0.0.1:8")
     assert os.environ["HARNESS_OPENAI_BASE_URL"] == "http://127.0.0.1:9/v1"

@@ -105,3 +105,14 @@ def test_lab_figures_fold_repetitions_and_sort_metrics():
     assert figs.latency["decode_tok_s_p50"].unit == "tok/s"
     assert figs.extra == {"calls": 12, "n_questions": 6, "model_note": "x"}  # counts and text are context
     assert (figs.tokens_in, figs.tokens_out, figs.lab_version) == (300, 90, "2")
+
+
+def test_timing_criteria_are_not_accuracy():
+    from harness.bench.cell import lab_figures
+
+    rep = {"lab_version": "1", "passed": True, "wall_s": 1.0, "metrics": {}, "timings": {},
+           "criteria": [{"name": n, "value": v} for n, v in (("latency_p95_s", 15.1), ("hnsw_speedup", 30.0),
+                                                             ("ttft_error", 0.01), ("hnsw_recall@10", 0.99), ("valid_answer_rate", 1.0))]}
+    figs = lab_figures([rep])
+    assert set(figs.latency) == {"latency_p95_s", "hnsw_speedup", "ttft_error", "check_wall_s"}
+    assert set(figs.retrieval) == {"hnsw_recall@10"} and set(figs.accuracy) == {"valid_answer_rate"}

@@ -1,9 +1,10 @@
 """What HTTP adds: the same chat prompts at temperature 0 through llama-cpp (in process),
-openai (llama-cpp-python's server) and ollama (tests/servers/ollama_api_server.py), one backend
-at a time, same model file, same thread count. Prints per-backend latency and whether the texts
-are identical. A measurement, not a test:
+openai (llama-cpp-python's server) and ollama (tests/servers/ollama_api_server.py), interleaved
+prompt by prompt, same model file, same thread count. Prints per-backend latency, the HTTP
+overhead on the ollama path (client wall time minus the server's own reported time), and whether
+the texts are identical. A measurement, not a test:
 
-    .venv/bin/python tests/servers/measure_http_latency.py --threads 2 --reps 3
+    .venv/bin/python tests/servers/measure_http_latency.py --threads 1 --reps 2 --max-tokens 32 --dump
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -87,6 +89,7 @@ def main() -> None:
         finally:
             for b in backends.values():
                 b.close()
+    shutil.rmtree(tmp, ignore_errors=True)
 
     base = recs["llama-cpp"]
     med = statistics.median
