@@ -2,19 +2,21 @@
 
 The grader owns the LM: it wraps the lab's model in the harness DSPy adapter (DSPy's engine
 interface, JSONAdapter, schema-constrained decoding), so parse failures and per-call timings are
-counted here, whatever the learner writes. Then, on PubMedQA (question + conclusion -> yes/no/maybe):
+counted here, whatever the learner writes. Then, on GSM8K worked solutions (a solution without
+its '#### N' line and calculator notes -> its final number):
 
-1. the learner's unoptimized program is evaluated with dspy.Evaluate on the test questions;
-2. the learner's `optimize` compiles a fresh program on the training questions;
+1. the learner's unoptimized program is evaluated with dspy.Evaluate on the test solutions;
+2. the learner's `optimize` compiles a fresh program on the training solutions;
 3. it is saved with `save_program`, checked to be JSON with demos, reloaded with `load_program`;
-4. the RELOADED program is evaluated on the same test questions;
-5. the two are compared per question (paired): accuracy gain and an exact McNemar test.
+4. the RELOADED program is evaluated on the same test solutions;
+5. the two are compared per solution (paired): accuracy gain and an exact McNemar test.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 import tempfile
 from pathlib import Path
 
@@ -22,21 +24,39 @@ from harness.backends.dspy_adapter import dspy_lm, import_dspy
 from harness.grading.stats import mcnemar_exact, p50, p95
 from harness.labs.api import LabContext, LearnerError, Measurement
 
-LABELS = ("yes", "no", "maybe")
+_CALC = re.compile(r"<<[^>]*>>")
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
 
-def load_examples(ctx: LabContext) -> list[dict]:
-    path = ctx.dataset_path or (ctx.lab_dir.parent / "_data" / "pubmedqa" / "dev.json")
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+def worked_solution(answer: str) -> str:
+    """A GSM8K worked answer without its '#### N' line and its <<expr=result>> calculator notes."""
+    return _CALC.sub("", answer.split("####")[0]).strip()
+
+
+def read_rows(path: Path) -> list[dict]:
+    """GSM8K JSONL rows -> {'solution': worked solution, 'answer': int}; only integer answers
+    that the solution's text states (all of train_onestep.jsonl and test_head200.jsonl)."""
     rows = []
-    for pmid in sorted(data):
-        rec = data[pmid]
-        if rec.get("final_decision") not in LABELS or not rec.get("LONG_ANSWER") or not rec.get("QUESTION"):
-            raise ValueError(f"{Path(path).name}: {pmid} needs QUESTION, LONG_ANSWER and final_decision (PubMedQA format)")
-        rows.append({"pmid": pmid, "question": rec["QUESTION"], "conclusion": rec["LONG_ANSWER"],
-                     "answer": rec["final_decision"]})
-    random.Random(ctx.seed).shuffle(rows)
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        rec = json.loads(line)
+        if "####" not in rec.get("answer", ""):
+            raise ValueError(f"{Path(path).name}:{n} needs an 'answer' ending in '#### N' (GSM8K format)")
+        gold = rec["answer"].split("####")[-1].strip().replace(",", "")
+        text = worked_solution(rec["answer"])
+        if re.fullmatch(r"-?\d+", gold) and gold in [x.replace(",", "") for x in _NUMBER.findall(text)]:
+            rows.append({"solution": text, "answer": int(gold)})
     return rows
+
+
+def load_examples(ctx: LabContext) -> tuple[list[dict], list[dict]]:
+    data = ctx.lab_dir.parent / "_data" / "gsm8k"
+    train = read_rows(data / "train_onestep.jsonl")
+    test = read_rows(Path(ctx.dataset_path) if ctx.dataset_path else data / "test_head200.jsonl")
+    random.Random(ctx.seed).shuffle(train)
+    random.Random(ctx.seed).shuffle(test)
+    return train, test
 
 
 def _demos(program) -> int:
@@ -56,23 +76,20 @@ def grade(solution, ctx: LabContext) -> Measurement:
     harness_lm.configure()
     stats = harness_lm.stats
 
-    rows = load_examples(ctx)
+    train_rows, test_rows = load_examples(ctx)
     n_train = int(cfg.get("n_train", 24))
-    n_test = ctx.item_limit(int(cfg.get("n_test", 60)))
-    if len(rows) < n_train + n_test:
-        n_test = max(0, len(rows) - n_train)
+    n_test = min(ctx.item_limit(int(cfg.get("n_test", 30))), len(test_rows))
     if n_test < 1:
-        raise ValueError(f"the dataset has {len(rows)} questions; the lab needs more than {n_train}")
+        raise ValueError("the test set has no usable GSM8K rows")
 
     def example(r):
-        return dspy.Example(question=r["question"], conclusion=r["conclusion"], answer=r["answer"]).with_inputs(
-            "question", "conclusion")
+        return dspy.Example(solution=r["solution"], answer=r["answer"]).with_inputs("solution")
 
-    trainset = [example(r) for r in rows[:n_train]]
-    testset = [example(r) for r in rows[n_train:n_train + n_test]]
+    trainset = [example(r) for r in train_rows[:n_train]]
+    testset = [example(r) for r in test_rows[:n_test]]
 
-    def right(ex, pred, trace=None):  # the grader's own metric: exact label
-        return getattr(pred, "answer", None) == ex.answer
+    def right(ex, pred, trace=None):  # the grader's own metric: the same number
+        return _as_int(getattr(pred, "answer", None)) == ex.answer
 
     evaluate = dspy.Evaluate(devset=testset, metric=right, num_threads=1, display_progress=False,
                              max_errors=len(testset) + 1, provide_traceback=False)
@@ -90,9 +107,9 @@ def grade(solution, ctx: LabContext) -> Measurement:
 
     # The learner's metric must agree with the grader's on a few known cases.
     probe = testset[0]
-    good, bad = dspy.Prediction(answer=probe.answer), dspy.Prediction(answer=next(x for x in LABELS if x != probe.answer))
+    good, bad = dspy.Prediction(answer=probe.answer), dspy.Prediction(answer=probe.answer + 1)
     if not solution.metric(probe, good) or solution.metric(probe, bad):
-        raise LearnerError("metric(example, prediction) must be True when prediction.answer == example.answer, else False")
+        raise LearnerError("metric(example, prediction) must be True when prediction.answer == example.answer (the same number), else False")
 
     optimized = _check_module(dspy, solution.optimize(solution.build_program(), list(trainset)), "optimize")
     demos_compiled = _demos(optimized)
@@ -114,13 +131,13 @@ def grade(solution, ctx: LabContext) -> Measurement:
     test = mcnemar_exact(base_ok, opt_ok)
     base_acc, opt_acc = sum(base_ok) / n, sum(opt_ok) / n
     summary = stats.summary()
-    notes = [f"Optimized (reloaded) {sum(opt_ok)}/{n} vs unoptimized {sum(base_ok)}/{n} on the same questions; "
-             f"McNemar exact p = {test.p_value:.3f} ({test.c} questions only the optimized got right, "
+    notes = [f"Optimized (reloaded) {sum(opt_ok)}/{n} vs unoptimized {sum(base_ok)}/{n} on the same solutions; "
+             f"McNemar exact p = {test.p_value:.3f} ({test.c} solutions only the optimized got right, "
              f"{test.b} only the baseline)."]
     if demos_compiled and not demos_reloaded:
         notes.append("the compiled program had demos but the reloaded one has none: save_program must save them "
                      "(program.save('x.json')) and load_program must load them into a fresh program")
-    samples = [{"question": ex.question[:120], "gold": ex.answer, "baseline": b, "optimized": o}
+    samples = [{"solution": ex.solution[:160], "gold": ex.answer, "baseline": b, "optimized": o}
                for ex, b, o in zip(testset, base_preds, opt_preds)]
     return Measurement(
         values={
@@ -131,12 +148,12 @@ def grade(solution, ctx: LabContext) -> Measurement:
             "mcnemar_p": test.p_value,
         },
         metrics={
-            "test_questions": n, "train_questions": len(trainset),
+            "test_items": n, "train_items": len(trainset),
             "baseline_accuracy": base_acc, "optimized_accuracy": opt_acc,
             "mcnemar": test.to_dict(), "demos_compiled": demos_compiled,
             "adapter": summary,
-            "baseline_label_counts": {k: base_preds.count(k) for k in LABELS},
-            "optimized_label_counts": {k: opt_preds.count(k) for k in LABELS},
+            "baseline_first_number": _first_number_rate(testset, base_preds),
+            "optimized_first_number": _first_number_rate(testset, opt_preds),
         },
         timings={
             "item_p50_s": p50(base_times + opt_times) if base_times + opt_times else None,
@@ -148,3 +165,22 @@ def grade(solution, ctx: LabContext) -> Measurement:
         samples=samples,
         notes=notes,
     )
+
+
+def _as_int(value):
+    try:
+        return int(str(value).strip().replace(",", ""))
+    except (TypeError, ValueError):
+        return None
+
+
+def _first_number_rate(testset, preds) -> float:
+    """Share of replies that copied the solution's FIRST number when it is not the answer:
+    the zero-shot habit the demos are there to change."""
+    hits = total = 0
+    for ex, p in zip(testset, preds):
+        nums = [int(float(x.replace(",", ""))) for x in _NUMBER.findall(ex.solution)]
+        if nums and nums[0] != ex.answer:
+            total += 1
+            hits += _as_int(p) == nums[0]
+    return hits / total if total else 0.0

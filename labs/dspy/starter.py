@@ -1,7 +1,9 @@
 """dspy: a DSPy program on a local model, evaluated, optimized, saved and reloaded.
 
-Task (PubMedQA): given a study's research question and the conclusion of its abstract, answer
-yes, no or maybe. Each example has inputs `question`, `conclusion` and the label `answer`.
+Task (GSM8K, real data): read a worked math solution (its '#### N' line and calculator notes
+removed), e.g. "Janet sells 16 - 3 - 4 = 9 duck eggs a day.\nShe makes 9 * 2 = $18 every day at
+the farmer's market.", and give its final answer (18). Each example has the input `solution`
+and the label `answer` (an int).
 
 The grader configures DSPy for you (dspy.configure) with the local model behind the harness's
 DSPy adapter: constrained JSON decoding, so even a 135M model's output parses. You write:
@@ -15,13 +17,11 @@ Run `harness check dspy`.
 """
 
 
-from typing import Literal  # noqa: F401
-
 import dspy  # noqa: F401
 
 
-# TODO: a dspy.Signature with input fields `question` and `conclusion` and an output field
-# `answer` restricted to "yes", "no", "maybe" (typing.Literal), with a one-line docstring task.
+# TODO: a dspy.Signature with the input field `solution` (str) and the output field `answer`
+# typed `int`, with a one-line docstring saying the task.
 
 
 def build_program():
@@ -31,14 +31,14 @@ def build_program():
 
 
 def metric(example, prediction, trace=None) -> bool:
-    """True when the predicted answer is the example's label."""
+    """True when the predicted answer is the example's number."""
     # TODO
     raise NotImplementedError
 
 
 def optimize(program, trainset):
     """Compile `program` with a DSPy optimizer (dspy.LabeledFewShot, dspy.BootstrapFewShot, ...)
-    on `trainset` and return the compiled program."""
+    on `trainset` (or on demos you choose from it) and return the compiled program."""
     # TODO
     raise NotImplementedError
 

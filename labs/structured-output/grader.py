@@ -5,6 +5,10 @@ the real model. The grader checks every reply against its OWN schema (pydantic),
 two fields against gold taken from the problem text itself, and measures how often the same
 prompt without the schema fails to give valid JSON, in the same run.
 
+The fields are ones a 135M model can extract (measured, see lab.toml): the FIRST number written
+with digits (exact), and the question sentence scored by token F1 (the model often shortens or
+rewords it a little; an exact-match score would measure paraphrasing, not extraction).
+
 A thin recorder around the model checks that the constrained calls really sent a schema and
 returned the model's reply, and that the unconstrained ones sent none: extraction done with a
 regex over the problem, or a parse of unconstrained text, is not what this lab teaches.
@@ -18,7 +22,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harness.grading.metrics import normalize_text
+from harness.grading.metrics import normalize_text, token_f1
 from harness.grading.stats import p50, p95
 from harness.labs.api import LabContext, LearnerError, Measurement, timed
 
@@ -30,7 +34,7 @@ class Extraction(BaseModel):
     """The grader's schema: what every reply must be (extra keys are tolerated)."""
 
     model_config = ConfigDict(strict=True, extra="allow")
-    numbers: list[float]
+    first_number: float
     question: str
 
 
@@ -68,10 +72,11 @@ def load_problems(ctx: LabContext) -> list[dict]:
         row = json.loads(line)
         if not isinstance(row.get("question"), str):
             raise ValueError(f"{Path(path).name} line {i}: a GSM8K line needs a 'question' string")
-        question = gold_question(row["question"])
-        if question is not None:  # a few problems ask without a question mark: no gold sentence
-            items.append({"problem": row["question"], "numbers": gold_numbers(row["question"]), "question": question})
-    return items[: ctx.item_limit(int(ctx.config.get("n_items", 24)))]
+        question, numbers = gold_question(row["question"]), gold_numbers(row["question"])
+        # A few problems ask without a question mark or write every number in words: no gold for them.
+        if question is not None and numbers:
+            items.append({"problem": row["question"], "numbers": numbers, "question": question})
+    return items[: ctx.item_limit(int(ctx.config.get("n_items", 20)))]
 
 
 def parse_reply(text: str) -> Extraction | None:
@@ -86,8 +91,8 @@ def parse_reply(text: str) -> Extraction | None:
         return None
 
 
-def _numbers_equal(got: list[float], gold: list[float]) -> bool:
-    return len(got) == len(gold) and all(abs(a - b) <= 1e-9 * max(1.0, abs(b)) for a, b in zip(got, gold))
+def _same_number(got: float, gold: float) -> bool:
+    return abs(got - gold) <= 1e-9 * max(1.0, abs(gold))
 
 
 def grade(solution, ctx: LabContext) -> Measurement:
@@ -98,7 +103,8 @@ def grade(solution, ctx: LabContext) -> Measurement:
     items = load_problems(ctx)
     latencies: list[float] = []
     samples, notes = [], []
-    valid = honest_constrained = honest_unconstrained = numbers_ok = question_ok = unconstrained_valid = 0
+    valid = honest_constrained = honest_unconstrained = first_ok = question_exact = unconstrained_valid = 0
+    question_f1s: list[float] = []
     tokens_in = tokens_out = 0
 
     for item in items:
@@ -126,10 +132,12 @@ def grade(solution, ctx: LabContext) -> Measurement:
             except ValidationError:
                 parsed = None
         valid += parsed is not None
-        n_ok = parsed is not None and _numbers_equal(parsed.numbers, item["numbers"])
+        n_ok = parsed is not None and bool(item["numbers"]) and _same_number(parsed.first_number, item["numbers"][0])
+        q_f1 = token_f1(parsed.question, item["question"]) if parsed is not None else 0.0
         q_ok = parsed is not None and normalize_text(parsed.question) == normalize_text(item["question"])
-        numbers_ok += n_ok
-        question_ok += q_ok
+        first_ok += n_ok
+        question_f1s.append(q_f1)
+        question_exact += q_ok
 
         start = len(llm.calls)
         raw = solution.extract_unconstrained(llm, item["problem"])
@@ -144,12 +152,12 @@ def grade(solution, ctx: LabContext) -> Measurement:
             tokens_in += c.prompt_tokens
             tokens_out += c.completion_tokens
         samples.append({"problem": item["problem"][:160], "constrained": got if isinstance(got, dict) else repr(got)[:300],
-                        "valid": parsed is not None, "numbers_ok": n_ok, "question_ok": q_ok,
+                        "valid": parsed is not None, "first_number_ok": n_ok, "question_f1": round(q_f1, 3),
                         "unconstrained": raw[:300], "unconstrained_valid": u_ok})
 
     n = len(items)
     if n == 0:
-        raise ValueError("no GSM8K problem with a question sentence in the dataset")
+        raise ValueError("no GSM8K problem with a question sentence and a number written with digits in the dataset")
     constrained_rate = valid / n
     unconstrained_rate = unconstrained_valid / n
     honest = (honest_constrained + honest_unconstrained) / (2 * n)
@@ -160,12 +168,13 @@ def grade(solution, ctx: LabContext) -> Measurement:
         values={
             "constrained_valid_rate": constrained_rate,
             "model_calls_as_asked": honest,
-            "numbers_accuracy": numbers_ok / n,
-            "question_accuracy": question_ok / n,
+            "first_number_accuracy": first_ok / n,
+            "question_f1": sum(question_f1s) / n,
             "validity_gain": constrained_rate - unconstrained_rate,
         },
         metrics={
             "items": n,
+            "question_exact_match": question_exact / n,
             "unconstrained_valid_rate": unconstrained_rate,
             "unconstrained_failure_rate": 1 - unconstrained_rate,
             "learner_schema": schema,

@@ -27,8 +27,8 @@ def failed(report) -> set[str]:
 def test_spec_is_valid():
     spec = get_lab(LAB)
     assert spec.order == 2 and spec.models.chat == "smollm2-135m"
-    assert {c.name for c in spec.criteria} == {"constrained_valid_rate", "model_calls_as_asked", "numbers_accuracy",
-                                               "question_accuracy", "validity_gain"}
+    assert {c.name for c in spec.criteria} == {"constrained_valid_rate", "model_calls_as_asked", "first_number_accuracy",
+                                               "question_f1", "validity_gain"}
 
 
 def test_grader_schema_and_gold():
@@ -40,9 +40,12 @@ def test_grader_schema_and_gold():
     problem = "Tom has 1,200 apples and eats 2.5 a day. He buys 3 more. How many days last them?"
     assert g.gold_numbers(problem) == [1200.0, 2.5, 3.0]
     assert g.gold_question(problem) == "How many days last them?"
-    assert g.parse_reply('```json\n{"numbers": [1], "question": "q?"}\n```') is not None
-    assert g.parse_reply('Sure! {"numbers": [1], "question": "q?"}') is None  # text around it: not valid
-    assert g.parse_reply('{"numbers": ["1"], "question": "q?"}') is None  # strings are not numbers
+    assert g.gold_numbers("Two cats and three dogs. How many pets?") == []  # no digits: no gold first_number
+    assert g.parse_reply('```json\n{"first_number": 1, "question": "q?"}\n```') is not None
+    assert g.parse_reply('{"first_number": 2.5, "question": "q?"}') is not None
+    assert g.parse_reply('Sure! {"first_number": 1, "question": "q?"}') is None  # text around it: not valid
+    assert g.parse_reply('{"first_number": "1", "question": "q?"}') is None  # a string is not a number
+    assert g.parse_reply('{"first_number": 1}') is None  # a required field missing
 
 
 @pytest.mark.slow
@@ -65,7 +68,7 @@ def test_starter_fails_not_implemented(chat_model_path):
     "wrong, must_fail",
     [
         ("structured_output_regex_parse.py", {"model_calls_as_asked"}),
-        ("structured_output_missing_field.py", {"constrained_valid_rate", "question_accuracy"}),
+        ("structured_output_missing_field.py", {"constrained_valid_rate", "question_f1"}),
     ],
 )
 def test_wrong_solution_fails_on_its_mistake(chat_model_path, wrong, must_fail):

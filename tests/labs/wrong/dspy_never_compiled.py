@@ -1,34 +1,28 @@
 """WRONG on purpose (tests): `optimize` never compiles - the program is returned as it was.
 
 dspy, reference solution modified.
-
-A DSPy program that reads the conclusion of a PubMedQA abstract and says whether it answers the
-study's question with yes, no or maybe. The grader runs it on the local model through the
-harness's DSPy adapter (JSONAdapter + schema-constrained decoding), evaluates it with
-dspy.Evaluate, optimizes it with `optimize`, saves and reloads it as JSON, and compares the
-reloaded optimized program with the unoptimized one on the same questions.
 """
 
-
-from typing import Literal
 
 import dspy
 
 
-class ConclusionAnswer(dspy.Signature):
-    """Does the study's conclusion answer its research question with yes, no or maybe?"""
+class FinalNumber(dspy.Signature):
+    """Read the worked solution and give its final answer (the last number it computes)."""
 
-    question: str = dspy.InputField(desc="the research question")
-    conclusion: str = dspy.InputField(desc="the conclusion of the study's abstract")
-    answer: Literal["yes", "no", "maybe"] = dspy.OutputField()
+    solution: str = dspy.InputField()
+    answer: int = dspy.OutputField()
 
 
 def build_program() -> dspy.Module:
-    return dspy.Predict(ConclusionAnswer)
+    return dspy.Predict(FinalNumber)
 
 
 def metric(example, prediction, trace=None) -> bool:
-    return example.answer == prediction.answer
+    try:
+        return int(prediction.answer) == int(example.answer)
+    except (TypeError, ValueError):
+        return False
 
 
 def optimize(program: dspy.Module, trainset: list) -> dspy.Module:

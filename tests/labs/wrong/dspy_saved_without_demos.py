@@ -1,40 +1,38 @@
 """WRONG on purpose (tests): saved without its demos (only the signature is written).
 
 dspy, reference solution modified.
-
-A DSPy program that reads the conclusion of a PubMedQA abstract and says whether it answers the
-study's question with yes, no or maybe. The grader runs it on the local model through the
-harness's DSPy adapter (JSONAdapter + schema-constrained decoding), evaluates it with
-dspy.Evaluate, optimizes it with `optimize`, saves and reloads it as JSON, and compares the
-reloaded optimized program with the unoptimized one on the same questions.
 """
 
-
-from typing import Literal
 
 import dspy
 
 
-class ConclusionAnswer(dspy.Signature):
-    """Does the study's conclusion answer its research question with yes, no or maybe?"""
+class FinalNumber(dspy.Signature):
+    """Read the worked solution and give its final answer (the last number it computes)."""
 
-    question: str = dspy.InputField(desc="the research question")
-    conclusion: str = dspy.InputField(desc="the conclusion of the study's abstract")
-    answer: Literal["yes", "no", "maybe"] = dspy.OutputField()
+    solution: str = dspy.InputField()
+    answer: int = dspy.OutputField()
 
 
 def build_program() -> dspy.Module:
-    return dspy.Predict(ConclusionAnswer)
+    return dspy.Predict(FinalNumber)
 
 
 def metric(example, prediction, trace=None) -> bool:
-    return example.answer == prediction.answer
+    try:
+        return int(prediction.answer) == int(example.answer)
+    except (TypeError, ValueError):
+        return False
 
 
 def optimize(program: dspy.Module, trainset: list) -> dspy.Module:
-    """Few-shot: put labelled training examples into the prompt as demonstrations."""
-    optimizer = dspy.LabeledFewShot(k=6)
-    return optimizer.compile(program, trainset=trainset)
+    """Few-shot: LabeledFewShot puts 3 labelled training solutions into the prompt as demos.
+
+    Zero-shot the small model often copies a number that is not the result, or runs on
+    writing digits; three worked demos show it which number to give and where it stops. The
+    training set holds one-step solutions, so the demos are short: every demo is prompt the
+    model reads again on every call."""
+    return dspy.LabeledFewShot(k=3).compile(program, trainset=trainset[:3])
 
 
 def save_program(program: dspy.Module, path) -> None:
