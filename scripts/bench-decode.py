@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
-"""Decode tok/s through the harness vs a bare llama-cpp-python loop, same model and settings.
+"""Decode and prefill tok/s: llama.cpp's own llama-bench vs the harness vs a bare llama-cpp-python loop.
 
     .venv/bin/python scripts/bench-decode.py [--model smollm2-135m] [--threads 2] [--runs 5]
-                                             [--max-tokens 128] [--embed]
+                                             [--max-tokens 128] [--llama-bench PATH] [--embed]
 
-Both sides: the same GGUF, prompt, threads, n_ctx, n_batch, temperature 0, max tokens; each run
-starts from an empty KV cache; runs are interleaved (harness, bare, harness, bare, ...) so that
-load from other processes hits both alike; the median of N runs is reported.
-decode tok/s = (completion_tokens - 1) / (total - ttft), wall clock, for both sides. llama.cpp's own
-counter (llama_perf_context: n_eval / t_eval, compute only) is printed beside it.
+In one run, interleaved round by round (so load from other processes hits every path alike), the
+median of N rounds of:
+  - llama-bench pp512 / tg128 (built by scripts/llama-bench from the llama.cpp the pinned
+    llama-cpp-python vendors; skipped with a note when not built),
+  - the harness's throughput benchmark (`harness bench --labs throughput`: pp512 and tg128),
+  - a harness streamed completion on the fast path (the default) and on the Llama.generate path,
+  - a bare llama-cpp-python streamed create_completion loop (the high-level API).
+Same GGUF, threads, temperature 0; each run starts from an empty KV cache.
+Streamed decode tok/s = (completion_tokens - 1) / (total - ttft), wall clock. llama.cpp's own counter
+(llama_perf_context: n_eval / t_eval, compute only) is printed beside it.
 
 --embed also compares ways of embedding a list of texts (one text per llama_decode, as the
 harness does, vs llama-cpp-python's packed Llama.embed(list)).
@@ -17,14 +22,37 @@ harness does, vs llama-cpp-python's packed Llama.embed(list)).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 PROMPT = "Once upon a time, in a small village by the sea, there lived"
+LLAMA_BENCH = (Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+               / "local-lab-harness/llama-bench-0.3.36/build/bin/llama-bench")  # where scripts/llama-bench builds it
+
+
+def llama_bench_run(binary: Path, model_path: Path, threads: int, pp: int, tg: int, flash_attn: bool) -> dict:
+    """One repetition of llama-bench's pp<pp> and tg<tg> tests (its default batch sizes)."""
+    out = subprocess.run([str(binary), "-m", str(model_path), "-t", str(threads), "-p", str(pp), "-n", str(tg),
+                          "-r", "1", "-ngl", "0", "-fa", str(int(flash_attn)), "-o", "json"],
+                         capture_output=True, text=True, check=True).stdout
+    rows = json.loads(out)
+    return {"pp": next(r["avg_ts"] for r in rows if r["n_gen"] == 0),
+            "tg": next(r["avg_ts"] for r in rows if r["n_prompt"] == 0)}
+
+
+def harness_throughput_run(be, pp: int, tg: int, seed: int) -> dict:
+    """One repetition of the harness's own throughput benchmark (what `harness bench` records)."""
+    from harness.bench.throughput import run_throughput
+
+    r = run_throughput(be, pp=pp, tg=tg, pairs=(), repetitions=1, warmup=0, seed=seed)
+    return {"pp": r.pp_tok_s.mean, "tg": r.tg_tok_s.mean}
 
 
 def bare_run(llm, prompt: str, max_tokens: int) -> dict:
@@ -64,33 +92,62 @@ def bench_decode(args) -> None:
     from llama_cpp import Llama
 
     from harness.backends.registry import open_backend
+    from harness.bench.throughput import needed_ctx
 
-    be = open_backend("llama-cpp", args.model, device="cpu", threads=args.threads, n_ctx=args.n_ctx)
+    n_ctx = max(args.n_ctx, needed_ctx(args.pp, args.max_tokens, ()))
+    be = open_backend("llama-cpp", args.model, device="cpu", threads=args.threads, n_ctx=n_ctx,
+                      **({"flash_attn": False} if args.no_flash_attn else {}))
     info = be.info()
     bare = Llama(str(be.model_path), n_threads=args.threads, n_threads_batch=args.threads, n_ctx=info.n_ctx,
-                 n_batch=info.n_batch, n_ubatch=info.n_batch, n_gpu_layers=0, verbose=False)
+                 n_batch=info.n_batch, n_ubatch=info.n_batch, n_gpu_layers=0, flash_attn=be.flash_attn, verbose=False)
     bare.create_completion("warm up", max_tokens=2, temperature=0.0)  # the harness warms up at load too
-    print(f"model {args.model}, threads {args.threads}, n_ctx {info.n_ctx}, max tokens {args.max_tokens}, "
-          f"{args.runs} interleaved runs each, llama-cpp-python {info.version}, device {info.device}")
-    h, g, b = [], [], []
+    lb_bin = Path(args.llama_bench) if args.llama_bench else LLAMA_BENCH
+    if not lb_bin.is_file():
+        print(f"note: no llama-bench at {lb_bin}: build it with scripts/llama-bench (~9 min once); its rows are skipped")
+        lb_bin = None
+    print(f"model {args.model}, threads {args.threads}, n_ctx {info.n_ctx}, n_batch {info.n_batch}, "
+          f"flash attention {'on' if be.flash_attn else 'off'} (all paths), pp{args.pp} / tg{args.max_tokens}, {args.runs} interleaved rounds, llama-cpp-python {info.version}, "
+          f"device {info.device}")
+    harness_throughput_run(be, args.pp, args.max_tokens, seed=99)  # warm-up, as llama-bench and `harness bench` do
+    lb, tp, h, g, b = [], [], [], [], []
     for i in range(args.runs):
+        if lb_bin:
+            lb.append(llama_bench_run(lb_bin, be.model_path, args.threads, args.pp, args.max_tokens, be.flash_attn))
+        tp.append(harness_throughput_run(be, args.pp, args.max_tokens, seed=i))
         h.append(harness_run(be, PROMPT, args.max_tokens, fast=True))
         g.append(harness_run(be, PROMPT, args.max_tokens, fast=False))
         b.append(bare_run(bare, PROMPT, args.max_tokens))
-        print(f"  run {i + 1}: harness fast {h[-1]['decode']:7.1f}   harness Llama.generate {g[-1]['decode']:7.1f}   "
-              f"bare {b[-1]['decode']:7.1f} tok/s", flush=True)
+        lbs = f"llama-bench tg {lb[-1]['tg']:6.1f} pp {lb[-1]['pp']:7.1f}   " if lb else ""
+        print(f"  round {i + 1}: {lbs}harness bench tg {tp[-1]['tg']:6.1f} pp {tp[-1]['pp']:7.1f}   "
+              f"stream: fast {h[-1]['decode']:6.1f}  Llama.generate {g[-1]['decode']:6.1f}  bare {b[-1]['decode']:6.1f} tok/s",
+              flush=True)
     med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
-    hm, gm, bm = med(h, "decode"), med(g, "decode"), med(b, "decode")
-    print("decode tok/s (median, wall clock):")
-    print(f"  harness (fast path, default)   {hm:8.1f}   ratio to bare {hm / bm:.3f}")
-    print(f"  harness (Llama.generate path)  {gm:8.1f}   ratio to bare {gm / bm:.3f}")
-    print(f"  bare llama-cpp-python stream   {bm:8.1f}")
+    # Per-round ratios, paired within a round, cancel the slow drifts of a shared host; their median
+    # is printed beside the ratio of medians.
+    paired = lambda rs, k, ref: statistics.median(r[k] / x[ref] for r, x in zip(rs, lb))  # noqa: E731
+    tg_ref = med(lb, "tg") if lb else None
+    rows = [("llama-bench (llama.cpp itself)", lb, "tg"),
+            ("harness bench throughput (fast path)", tp, "tg"),
+            ("harness stream, fast path (default)", h, "decode"),
+            ("harness stream, Llama.generate path", g, "decode"),
+            ("bare llama-cpp-python stream", b, "decode")]
+    print(f"decode tok/s, tg{args.max_tokens} (median of {args.runs}):")
+    for name, rs, k in rows:
+        if rs:
+            ratio = f"   ratio to llama-bench {med(rs, k) / tg_ref:.3f} (paired {paired(rs, k, 'tg'):.3f})" if tg_ref else ""
+            print(f"  {name:40s} {med(rs, k):8.1f}{ratio}")
+    pp_ref = med(lb, "pp") if lb else None
+    print(f"prefill tok/s, pp{args.pp} (median of {args.runs}):")
+    if pp_ref:
+        print(f"  {'llama-bench (llama.cpp itself)':40s} {pp_ref:8.1f}")
+    ratio = f"   ratio to llama-bench {med(tp, 'pp') / pp_ref:.3f} (paired {paired(tp, 'pp', 'pp'):.3f})" if pp_ref else ""
+    print(f"  {'harness bench throughput':40s} {med(tp, 'pp'):8.1f}{ratio}")
     print(f"decode tok/s (median, llama.cpp perf counters, compute only): harness fast {med(h, 'perf_decode'):.1f}   "
           f"harness Llama.generate {med(g, 'perf_decode'):.1f}   bare {med(b, 'perf_decode'):.1f}")
     print(f"ttft s (median): harness fast {med(h, 'ttft'):.4f}   Llama.generate {med(g, 'ttft'):.4f}   "
           f"bare {med(b, 'ttft'):.4f}")
     same = h[0]["text"] == g[0]["text"] == b[0]["text"]
-    print(f"same text on all three paths at temperature 0: {same}")
+    print(f"same text on the three streamed paths at temperature 0: {same}")
     be.close()
     bare.close()
 
@@ -154,6 +211,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--n-ctx", type=int, default=1024)
+    ap.add_argument("--pp", type=int, default=512, help="prompt tokens of the prefill test")
+    ap.add_argument("--no-flash-attn", action="store_true", help="all paths without flash attention")
+    ap.add_argument("--llama-bench", help=f"llama-bench binary (default {LLAMA_BENCH})")
     ap.add_argument("--embed", action="store_true", help="also compare embedding batch strategies")
     ap.add_argument("--embed-model", default="minilm-l6-v2")
     ap.add_argument("--embed-n", type=int, default=32)

@@ -11,6 +11,7 @@ import pytest
 
 DEFAULT_CHAT = "smollm2-135m"
 DEFAULT_EMBED = "minilm-l6-v2"
+SECOND_FAMILY = "gemma3-270m"  # pulled by ./scripts/test (not by the quickstart): a second architecture
 
 
 def _model_path(name: str):
@@ -27,3 +28,8 @@ def chat_model_path():
 @pytest.fixture(scope="session")
 def embed_model_path():
     return _model_path(DEFAULT_EMBED)
+
+
+@pytest.fixture(scope="session")
+def second_family_model_path():
+    return _model_path(SECOND_FAMILY)

@@ -220,8 +220,8 @@ class OffloadPlan:
 
 
 def compute_buffer_bytes(fp: ModelFootprint, n_ctx: int, n_ubatch: int) -> int:
-    """llama.cpp's scratch for one ubatch: logits, attention scores (no flash attention, the
-    worst case), activations. An over-estimate on purpose."""
+    """llama.cpp's scratch for one ubatch: logits, attention scores (as without flash attention:
+    the worst case, though chat models run with it on), activations. An over-estimate on purpose."""
     logits = n_ubatch * fp.n_vocab * 4
     scores = n_ubatch * n_ctx * max(fp.n_head, 1) * 4
     activations = n_ubatch * fp.n_embd * 4 * 8

@@ -112,3 +112,22 @@ def export_base_url(backend: str, base_url: str | None) -> None:
     else:
         raise BackendError(f"--base-url is for --backend ollama or openai, not {backend!r}",
                            hint="drop --base-url, or pick a server backend")
+
+
+def export_base_urls(backends: list[str], values: list[str]) -> None:
+    """`harness bench --base-url`: each value is `BACKEND=URL`, or a bare URL when exactly one of
+    the benchmarked backends is a server backend."""
+    servers = [b for b in dict.fromkeys(backends) if b in ("ollama", "openai")]
+    for value in values:
+        name, sep, url = value.partition("=")
+        if sep and name in ("ollama", "openai", "llama-cpp"):
+            if name not in backends:
+                raise BackendError(f"--base-url {value!r} names backend {name!r}, which is not benchmarked",
+                                   hint=f"add --backend {name}, or drop this --base-url")
+            export_base_url(name, url)
+        elif len(servers) == 1:
+            export_base_url(servers[0], value)
+        else:
+            raise BackendError(
+                f"--base-url {value!r} does not say which backend it is for ({len(servers)} server backends benchmarked)",
+                hint="write --base-url openai=http://HOST:PORT/v1 and/or --base-url ollama=http://HOST:11434")

@@ -364,9 +364,12 @@ def server_status(base_url: str | None = None) -> dict[str, Any]:
     if not url:
         return {"configured": False, "reachable": False, "hint": f"set {BASE_URL_ENV} or pass --base-url to use --backend openai"}
     url = url.rstrip("/")
+    shown = httpx.URL(url).copy_with(userinfo=b"")  # never echo credentials embedded in the URL
+    key = next((os.environ[k] for k in API_KEY_ENVS if os.environ.get(k)), None)
     try:
-        r = httpx.get(f"{url}/models", timeout=3.0)
+        r = httpx.get(f"{url}/models", timeout=3.0, headers={"Authorization": f"Bearer {key}"} if key else {})
         ids = [m.get("id") for m in r.json().get("data", [])] if r.is_success else []
-        return {"configured": True, "reachable": True, "status_code": r.status_code, "models": ids}
+        return {"configured": True, "base_url": str(shown), "reachable": True, "status_code": r.status_code, "models": ids}
     except (httpx.HTTPError, ValueError, AttributeError) as e:
-        return {"configured": True, "reachable": False, "error": type(e).__name__, "hint": START_HINT}
+        return {"configured": True, "base_url": str(shown), "reachable": False, "error": type(e).__name__,
+                "hint": START_HINT}

@@ -84,6 +84,7 @@ class Settings(_Model):
     n_gpu_layers: int | None = None
     n_batch: int | None = None
     n_ubatch: int | None = None
+    flash_attn: bool | None = None  # llama.cpp backend only; None where the backend does not say
     seed: int
     temperature: float
     repetitions: int

@@ -13,7 +13,8 @@ from harness.cli.common import JsonOpt, emit_json, err_console, out_console
 def bench(
     labs: List[str] = typer.Option(..., "--labs", help="Lab ids (repeatable or comma-separated), 'throughput', or 'all'."),
     model: List[str] = typer.Option(["smollm2-135m"], "--model", help="Model lock name (repeatable)."),
-    backend: List[str] = typer.Option(["llama-cpp"], "--backend", help="Backend (repeatable)."),
+    backend: List[str] = typer.Option(["llama-cpp"], "--backend", help="llama-cpp | ollama | openai (repeatable)."),
+    base_url: List[str] = typer.Option([], "--base-url", help="Server URL: BACKEND=URL (repeatable), or a bare URL with one server backend (else OLLAMA_HOST / HARNESS_OPENAI_BASE_URL)."),
     device: List[str] = typer.Option(["auto"], "--device", help="cpu | gpu | auto (repeatable)."),
     repetitions: int = typer.Option(3, "--repetitions", min=1, help="Measured repetitions of each throughput test."),
     warmup: int = typer.Option(1, "--warmup", min=0, help="Unmeasured warm-up runs before the repetitions."),
@@ -32,6 +33,7 @@ def bench(
     """Run labs x models x backends x devices and write one result file."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from harness.backends.http_common import export_base_urls
     from harness.bench.io import write_result
     from harness.bench.matrix import expand, parse_shard, shard_cells
     from harness.bench.runner import BenchOptions, resolve_labs, run_bench
@@ -39,6 +41,7 @@ def bench(
     from harness.bench.throughput import parse_pairs
     from harness.errors import HarnessError
 
+    export_base_urls(backend, base_url)  # the cells' child processes inherit it
     bad = [d for d in device if d not in ("cpu", "gpu", "auto")]
     if bad:
         raise HarnessError(f"--device {bad[0]!r} is not one of cpu, gpu, auto", "write --device cpu, --device gpu or --device auto")

@@ -36,16 +36,15 @@ def _llama_cpp_info() -> dict[str, Any]:
 
 
 def _ollama_info() -> dict[str, Any]:
-    import httpx
+    from harness.backends import ollama
 
-    host = os.environ.get("OLLAMA_HOST") or "http://127.0.0.1:11434"
-    url = host if "://" in host else f"http://{host}"
-    try:
-        r = httpx.get(url.rstrip("/") + "/api/version", timeout=1.0)
-        r.raise_for_status()
-        return {"host": url, "reachable": True, "version": r.json().get("version")}
-    except (httpx.HTTPError, ValueError) as e:
-        return {"host": url, "reachable": False, "error": type(e).__name__}
+    return {"host": ollama.resolve_host(), **ollama.server_status()}
+
+
+def _openai_info() -> dict[str, Any]:
+    from harness.backends import openai_compat
+
+    return openai_compat.server_status()
 
 
 def _tilde(p: Path) -> str:
@@ -107,6 +106,13 @@ def diagnose(report: dict[str, Any]) -> list[dict[str, str]]:
     if ollama and not ollama.get("reachable"):
         add("info", f"Ollama is not reachable at {ollama.get('host')} (only needed for --backend ollama)",
             "install Ollama and run `ollama serve`, or set OLLAMA_HOST")
+    openai = report.get("openai", {})
+    if openai.get("configured") and not openai.get("reachable"):
+        add("warn", f"the OpenAI-compatible server at {openai.get('base_url')} is not reachable",
+            openai.get("hint") or "start the server or fix HARNESS_OPENAI_BASE_URL")
+    elif openai.get("reachable") and openai.get("status_code") in (401, 403):
+        add("warn", f"the OpenAI-compatible server at {openai.get('base_url')} refused the API key",
+            "set the key in HARNESS_OPENAI_API_KEY (or OPENAI_API_KEY)")
     return problems
 
 
@@ -119,6 +125,7 @@ def collect() -> dict[str, Any]:
         "system": system_info(),
         "llama_cpp": _llama_cpp_info(),
         "ollama": _ollama_info(),
+        "openai": _openai_info(),
         "disk": _disk_info(),
         "models": _models_info(),
     }
@@ -133,7 +140,7 @@ def _gib(b: int | None) -> str:
 def register(app: typer.Typer) -> None:
     @app.command("doctor")
     def doctor_cmd(as_json: bool = JsonOpt) -> None:
-        """What this machine can do: CPU/GPU, llama.cpp build, Ollama, disk, models; and fixes."""
+        """What this machine can do: CPU/GPU, each backend (llama.cpp, Ollama, OpenAI-compatible), disk, models; and fixes."""
         report = collect()
         if as_json:
             emit_json(report)
@@ -153,8 +160,15 @@ def register(app: typer.Typer) -> None:
                       f"{'yes' if lc['gpu_offload'] else 'no (CPU-only build)'}", highlight=False, soft_wrap=True)
         else:
             con.print(f"[bold]llama.cpp[/] not importable: {lc.get('error')}", highlight=False, soft_wrap=True)
-        con.print(f"[bold]Ollama[/]   {ol['host']}: " + (f"reachable, version {ol.get('version')}" if ol["reachable"]
-                                                          else "not reachable"), highlight=False, soft_wrap=True)
+        con.print(f"[bold]Ollama[/]   {ol['host']}: " + (
+            f"reachable, version {ol.get('version')}, models: {', '.join(ol.get('models') or []) or 'none pulled'}"
+            if ol["reachable"] else "not reachable"), highlight=False, soft_wrap=True)
+        oa = report["openai"]
+        con.print("[bold]OpenAI[/]   " + (
+            "not configured (set HARNESS_OPENAI_BASE_URL or pass --base-url to use --backend openai)"
+            if not oa.get("configured") else f"{oa['base_url']}: " + (
+                f"reachable, serving {', '.join(oa.get('models') or []) or 'no models listed'}"
+                if oa.get("reachable") else "not reachable")), highlight=False, soft_wrap=True)
         con.print(f"[bold]Cache[/]    {disk['cache_dir']} ({_gib(disk['free_bytes'])} free)", highlight=False, soft_wrap=True)
         models = report["models"]
         if isinstance(models, list):

@@ -66,6 +66,29 @@ def test_fast_path_gives_the_same_tokens_as_the_high_level_api(chat, prompt):
     assert fast.completion_tokens == slow.completion_tokens == 24
 
 
+@pytest.fixture(scope="module")
+def gemma(second_family_model_path):
+    be = open_backend("llama-cpp", "gemma3-270m", device="cpu", threads=1, n_ctx=512)
+    yield be
+    be.close()
+
+
+def test_fast_path_gives_the_same_tokens_on_a_second_model_family(gemma):
+    """Gemma 3 (another tokenizer, vocabulary and architecture) through both paths."""
+    for prompt in ["Once upon a time", "def fibonacci(n):", "The capital of France is"]:
+        gemma.fast = True
+        fast = gemma.complete(prompt, max_tokens=24)
+        assert gemma.last_path == "fast"
+        gemma.fast = False
+        try:
+            slow = gemma.complete(prompt, max_tokens=24)
+        finally:
+            gemma.fast = True
+        theirs = gemma._llm.create_completion(prompt, max_tokens=24, temperature=0.0)["choices"][0]["text"]
+        assert fast.text == slow.text == theirs and fast.text.strip()
+        assert fast.completion_tokens == slow.completion_tokens
+
+
 def test_fast_path_samples_like_the_high_level_api_with_a_seed(chat):
     kw = dict(max_tokens=16, temperature=0.8, seed=7)
     a, b = chat.complete("Once upon a time", **kw), chat.complete("Once upon a time", **kw)

@@ -237,3 +237,18 @@ def test_server_killed_mid_stream(tmp_path, chat_model_path):
             for _ in stream:
                 pass
         b.close()
+
+
+def test_doctor_reports_ollama_and_its_models(ollama_server, monkeypatch):
+    from typer.testing import CliRunner
+
+    from harness.cli.app import app
+
+    monkeypatch.setenv("OLLAMA_HOST", ollama_server)
+    r = CliRunner().invoke(app, ["doctor", "--json"])
+    assert r.exit_code == 0, r.output
+    ol = json.loads(r.stdout)["ollama"]
+    assert ol["reachable"] and ol["host"] == ollama_server and "smollm2:135m" in ol["models"]
+    monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{free_port()}")
+    r = CliRunner().invoke(app, ["doctor"])
+    assert "not reachable" in r.stdout and "ollama serve" in r.stdout

@@ -28,7 +28,7 @@ PERSON = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"
 
 def _server_config(tmp: Path, port: int, chat: Path, embed: Path | None, api_key: str | None = None) -> Path:
     models = [{"model": str(chat), "model_alias": "smollm2-135m", "n_threads": 2, "n_threads_batch": 2,
-               "n_ctx": 2048, "verbose": False}]
+               "n_ctx": 2048, "flash_attn": True, "verbose": False}]
     if embed is not None:
         models.append({"model": str(embed), "model_alias": "minilm-l6-v2", "embedding": True, "n_threads": 1,
                        "n_threads_batch": 1, "n_ctx": 256, "n_batch": 256, "n_ubatch": 256, "verbose": False})
@@ -181,6 +181,33 @@ def keyed_server(tmp_path_factory, chat_model_path):
         yield server
 
 
+def test_doctor_reports_the_openai_server(openai_server, monkeypatch):
+    from typer.testing import CliRunner
+
+    from harness.cli.app import app
+
+    monkeypatch.setenv("HARNESS_OPENAI_BASE_URL", openai_server)
+    r = CliRunner().invoke(app, ["doctor", "--json"])
+    assert r.exit_code == 0, r.output
+    oa = json.loads(r.stdout)["openai"]
+    assert oa["configured"] and oa["reachable"] and oa["base_url"] == openai_server
+    assert set(oa["models"]) == {"smollm2-135m", "minilm-l6-v2"}
+    r = CliRunner().invoke(app, ["doctor"])
+    assert f"{openai_server}: reachable, serving smollm2-135m, minilm-l6-v2" in r.stdout
+
+
+def test_doctor_says_when_the_openai_server_is_down_or_unset(monkeypatch):
+    from harness.cli.doctor import collect
+
+    monkeypatch.delenv("HARNESS_OPENAI_BASE_URL", raising=False)
+    assert collect()["openai"] == {"configured": False, "reachable": False,
+                                   "hint": "set HARNESS_OPENAI_BASE_URL or pass --base-url to use --backend openai"}
+    monkeypatch.setenv("HARNESS_OPENAI_BASE_URL", f"http://user:pw@127.0.0.1:{free_port()}/v1")
+    report = collect()
+    assert report["openai"]["reachable"] is False and "pw" not in json.dumps(report)
+    assert any("not reachable" in p["problem"] and "--base-url" in p["fix"] for p in report["problems"])
+
+
 def test_api_key_comes_from_the_environment(keyed_server, monkeypatch):
     monkeypatch.delenv("HARNESS_OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
@@ -191,6 +218,18 @@ def test_api_key_comes_from_the_environment(keyed_server, monkeypatch):
     b = OpenAIBackend("smollm2-135m", base_url=keyed_server.base)
     assert b.chat(QUESTION, max_tokens=5).completion_tokens == 5
     b.close()
+
+
+def test_doctor_says_the_key_was_refused(keyed_server, monkeypatch):
+    from harness.cli.doctor import collect
+
+    monkeypatch.setenv("HARNESS_OPENAI_BASE_URL", keyed_server.base)
+    monkeypatch.setenv("HARNESS_OPENAI_API_KEY", "wrong")
+    report = collect()
+    assert report["openai"]["status_code"] == 401
+    assert any("refused the API key" in p["problem"] for p in report["problems"])
+    monkeypatch.setenv("HARNESS_OPENAI_API_KEY", "s3cret")
+    assert collect()["openai"]["models"] == ["smollm2-135m"]
 
 
 def test_server_killed_mid_stream(keyed_server, monkeypatch):
@@ -231,3 +270,22 @@ def test_base_url_option_reaches_child_processes_through_the_environment(monkeyp
     assert os.environ["OLLAMA_HOST"] == "127.0.0.1:8"
     with pytest.raises(BackendError, match="--base-url is for"):
         export_base_url("llama-cpp", "http://127.0.0.1:9/v1")
+
+
+def test_bench_base_urls_name_their_backend(monkeypatch):
+    import os
+
+    from harness.backends.http_common import export_base_urls
+
+    for var in ("HARNESS_OPENAI_BASE_URL", "OLLAMA_HOST"):
+        monkeypatch.setenv(var, "")
+        monkeypatch.delenv(var)
+    export_base_urls(["llama-cpp", "openai"], ["http://127.0.0.1:9/v1"])  # one server backend: a bare URL is enough
+    assert os.environ["HARNESS_OPENAI_BASE_URL"] == "http://127.0.0.1:9/v1"
+    export_base_urls(["openai", "ollama"], ["ollama=http://127.0.0.1:8", "openai=http://127.0.0.1:7/v1"])
+    assert os.environ["OLLAMA_HOST"] == "http://127.0.0.1:8"
+    assert os.environ["HARNESS_OPENAI_BASE_URL"] == "http://127.0.0.1:7/v1"
+    with pytest.raises(BackendError, match="does not say which backend"):
+        export_base_urls(["openai", "ollama"], ["http://127.0.0.1:6"])
+    with pytest.raises(BackendError, match="not benchmarked"):
+        export_base_urls(["llama-cpp"], ["ollama=http://127.0.0.1:6"])
