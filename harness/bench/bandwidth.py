@@ -19,7 +19,8 @@ def cpu_copy_bandwidth(n_bytes: int = 256 * 1024 * 1024, repeats: int = 5) -> Ba
 
     n = n_bytes // 8
     src = np.ones(n, dtype=np.float64)  # touch every page now, not inside the timed copy
-    dst = np.zeros(n, dtype=np.float64)
+    dst = np.ones(n, dtype=np.float64)  # np.zeros would map pages lazily: the first copy measured 0.5 GB/s
+    np.copyto(dst, src)  # warm-up, as llama-bench warms up
     rates = []
     for _ in range(repeats):
         t0 = time.perf_counter()

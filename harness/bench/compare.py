@@ -132,6 +132,19 @@ def system_label(result: ResultFile) -> str:
     return "; ".join(dict.fromkeys(parts))
 
 
+def split_by_backend(results: list[ResultFile], names: list[str]) -> tuple[list[ResultFile], list[str]]:
+    """One column per (file, backend): the cells of a multi-backend file side by side. The backend
+    leaves the cell label (it is in the column name), so the same lab/model/device lines up."""
+    out, out_names = [], []
+    for res, name in zip(results, names):
+        for backend in dict.fromkeys(r.cell.backend for r in res.runs):
+            runs = [r.model_copy(update={"cell": r.cell.model_copy(update={"backend": "*"})})
+                    for r in res.runs if r.cell.backend == backend]
+            out.append(res.model_copy(update={"runs": runs}))
+            out_names.append(f"{name} [{backend}]")
+    return out, out_names
+
+
 def compare(results: list[ResultFile], names: list[str]) -> Comparison:
     by_file: list[dict[str, RunResult]] = [{cell_label(r): r for r in res.runs if r.status == "ok"} for res in results]
     cells = list(dict.fromkeys(label for runs in by_file for label in runs))

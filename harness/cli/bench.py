@@ -82,6 +82,14 @@ def bench(
         raise typer.Exit(2)
 
 
+def _rate(s) -> str:
+    """mean ± stddev tok/s; "n/a" where the backend could not measure it (a server that reports no
+    prompt token counts has no prefill rate)."""
+    if s.mean is None:
+        return "n/a (not measurable on this backend)"
+    return f"{s.mean:.1f} ± {s.stddev or 0.0:.1f} tok/s"
+
+
 def _print_summary(con, result) -> None:
     from rich.markup import escape
 
@@ -92,8 +100,7 @@ def _print_summary(con, result) -> None:
         elif run.throughput:
             tp = run.throughput
             con.print(
-                f"[green]✓[/] {label}: pp{tp.pp_tokens} {tp.pp_tok_s.mean:.1f} ± {tp.pp_tok_s.stddev:.1f} tok/s, "
-                f"tg{tp.tg_tokens} {tp.tg_tok_s.mean:.1f} ± {tp.tg_tok_s.stddev:.1f} tok/s"
+                f"[green]✓[/] {label}: pp{tp.pp_tokens} {_rate(tp.pp_tok_s)}, tg{tp.tg_tokens} {_rate(tp.tg_tok_s)}"
                 + (f", decode efficiency {run.decode_efficiency:.2f}" if run.decode_efficiency is not None else ""),
                 highlight=False,
             )
@@ -106,15 +113,19 @@ def compare_cmd(
     files: List[Path] = typer.Argument(..., help="Result files; ratios are to the first."),
     markdown: bool = typer.Option(False, "--markdown", help="A Markdown table (for issues and READMEs)."),
     html_out: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML report here."),
+    by_backend: bool = typer.Option(False, "--by-backend", help="One column per backend of each file (e.g. one `bench --backend A --backend B` file)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Compare result files side by side: ratios, and marks where a difference exceeds the noise."""
     from harness.atomic import atomic_write_text
-    from harness.bench.compare import compare, to_markdown, to_rich
+    from harness.bench.compare import compare, split_by_backend, to_markdown, to_rich
     from harness.bench.io import read_result
 
     results = [read_result(f) for f in files]
-    cmp = compare(results, [str(f) for f in files])
+    names = [str(f) for f in files]
+    if by_backend:
+        results, names = split_by_backend(results, names)
+    cmp = compare(results, names)
     if html_out:
         from harness.bench.report import render_html
 

@@ -181,6 +181,21 @@ def keyed_server(tmp_path_factory, chat_model_path):
         yield server
 
 
+def test_complete_streams_and_measures_like_the_in_process_backend(chat_backend):
+    """Raw completion (the throughput benchmark's call): same greedy text as llama.cpp in process,
+    TTFT and decode measured from the stream, prompt tokens from the server's tokenizer."""
+    from harness.backends.registry import open_backend
+
+    prompt = "Once upon a time"
+    c = chat_backend.complete(prompt, max_tokens=24)
+    with open_backend("llama-cpp", "smollm2-135m", threads=1) as local:
+        ref = local.complete(prompt, max_tokens=24)
+    assert c.text == ref.text and c.completion_tokens == ref.completion_tokens == 24
+    assert c.prompt_tokens == ref.prompt_tokens
+    t = c.timings
+    assert 0 < t.ttft_s < t.total_s and t.decode_tok_s > 0 and t.prefill_tok_s > 0
+
+
 def test_doctor_reports_the_openai_server(openai_server, monkeypatch):
     from typer.testing import CliRunner
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from typer.testing import CliRunner
 
 from harness.bench import io as bio
@@ -98,3 +100,30 @@ def test_compare_cli_json_markdown_html(tmp_path, run_factory, result_factory):
     assert r.exit_code == 0 and "| tg128 tok/s |" in r.stdout and "2.00x ▲" in r.stdout
     r = runner.invoke(app, ["compare", str(pa), str(tmp_path / "missing.json")])
     assert r.exit_code != 0
+
+def test_bench_summary_says_na_where_a_server_reports_no_prefill(run_factory, result_factory):
+    """llama-cpp-python's server sends no prompt token counts in streams: pp has no figure (n=0)."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from harness.bench.stats import summarize
+    from harness.cli.bench import _print_summary
+
+    run = run_factory()
+    run.throughput.pp_tok_s = summarize([None, None, None], "tok/s")
+    out = StringIO()
+    _print_summary(Console(file=out, width=200), result_factory([run]))
+    assert "pp512 n/a (not measurable on this backend), tg128 100.0 ± 0.8 tok/s" in out.getvalue()
+
+
+def test_one_multi_backend_file_compares_backend_by_backend(run_factory, result_factory):
+    from harness.bench.compare import split_by_backend
+
+    a, b = run_factory(tg=100.0), run_factory(tg=50.0)
+    b.cell = b.cell.model_copy(update={"backend": "ollama"})
+    results, names = split_by_backend([result_factory([a, b])], ["x.json"])
+    assert names == ["x.json [llama-cpp]", "x.json [ollama]"]
+    row = _row(compare(results, names), "tg128 tok/s")
+    assert row.cell == "throughput · smollm2-135m · * · cpu"
+    assert row.ratios[1] == pytest.approx(0.5) and row.marks[1] == "worse"

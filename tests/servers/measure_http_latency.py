@@ -73,7 +73,7 @@ def main() -> None:
     cfg = tmp / "cfg.json"
     cfg.write_text(json.dumps({"host": "127.0.0.1", "port": oa_port, "models": [
         {"model": str(gguf), "model_alias": "smollm2-135m", "n_threads": args.threads,
-         "n_threads_batch": args.threads, "n_ctx": 4096, "verbose": False}]}))
+         "n_threads_batch": args.threads, "n_ctx": 4096, "flash_attn": True, "verbose": False}]}))
     with running(["-m", "llama_cpp.server", "--config_file", str(cfg)], f"http://127.0.0.1:{oa_port}/v1/models",
                  tmp / "openai.log"), \
          running([str(Path(__file__).resolve().parent / "ollama_api_server.py"), "--port", str(ol_port),
