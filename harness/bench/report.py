@@ -78,15 +78,20 @@ def _accuracy_latency_plot(results: list[ResultFile], names: list[str]) -> str |
     if not per_lab:
         return None
     n = len(per_lab)
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False)
-    for ax, (lab_id, points) in zip(axes[0], per_lab.items()):
+    cols = min(n, 3)  # a grid, so that seven labs stay readable on one page
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False)
+    for ax, (lab_id, points) in zip(axes.flat, per_lab.items()):
         for x, y, label in points:
             ax.scatter([x], [y], label=label)
         ax.set_title(_mpl_text(lab_id), fontsize=10)
         ax.set_xlabel("latency (s, item p50 or run)")
         ax.set_ylabel("accuracy")
         ax.legend(fontsize=6)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
     fig.suptitle("Accuracy vs latency per lab")
+    fig.tight_layout()
     return _png(fig)
 
 
