@@ -16,7 +16,7 @@ import time
 import traceback
 from dataclasses import asdict
 from pathlib import Path
-from types import ModuleType, TracebackType
+from types import ModuleType
 from typing import Any
 
 # Freed on MemoryError so that reporting it has room to allocate.
