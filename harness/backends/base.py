@@ -51,6 +51,17 @@ class Chunk:
     completion: Completion | None = None
 
 
+def final_completion(chunks: Iterator[Chunk]) -> Completion:
+    """The Completion a stream ends with; the stream is read to its end (so a server's response closes)."""
+    completion = None
+    for chunk in chunks:
+        if chunk.done:
+            completion = chunk.completion
+    if completion is None:  # every backend's stream ends with one
+        raise RuntimeError("the stream ended without a final chunk")
+    return completion
+
+
 @dataclass
 class BackendInfo:
     backend: str  # "llama-cpp" | "ollama" | "openai"

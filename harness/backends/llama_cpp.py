@@ -33,9 +33,9 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from harness.backends.base import BackendInfo, Chunk, Completion, Message, Timings
+from harness.backends.base import BackendInfo, Chunk, Completion, Message, Timings, final_completion
 from harness.backends.device import ModelFootprint, choose_device, detect_gpus, process_vram_bytes, read_footprint
-from harness.errors import BackendError, BackendUnavailable, HarnessError
+from harness.errors import BackendError, BackendUnavailable
 
 DEFAULT_CHAT_CTX = 4096
 EMBED_MAX_CTX = 512  # BERT position tables stop at 512: larger n_ctx aborts the process (FINDINGS)
@@ -427,7 +427,7 @@ class LlamaCppBackend:
                               stop=list(stop or []) + template_stops, schema=schema)
 
     def chat(self, messages: Sequence[Message], **kw) -> Completion:
-        return _last(self.stream(messages, **kw))
+        return final_completion(self.stream(messages, **kw))
 
     def stream_complete(
         self,
@@ -445,7 +445,7 @@ class LlamaCppBackend:
                               temperature=temperature, seed=seed, stop=list(stop or []), schema=schema)
 
     def complete(self, prompt: str, **kw) -> Completion:
-        return _last(self.stream_complete(prompt, **kw))
+        return final_completion(self.stream_complete(prompt, **kw))
 
     # ------------------------------------------------------------------ embeddings
 
@@ -547,11 +547,3 @@ class LlamaCppBackend:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _last(chunks: Iterator[Chunk]) -> Completion:
-    for chunk in chunks:
-        if chunk.done:
-            assert chunk.completion is not None
-            return chunk.completion
-    raise HarnessError("generation ended without a result")  # pragma: no cover - _generate always ends with one

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 
-from harness.backends.base import BackendInfo, Chunk, Completion, Message
+from harness.backends.base import BackendInfo, Chunk, Completion, Message, final_completion
 from harness.backends.http_common import StreamClock, as_matrix, malformed, transport_error
 from harness.errors import BackendError, BackendUnavailable, ModelNotFound
 
@@ -185,11 +185,8 @@ class OpenAIBackend:
              seed: int | None = 0, stop: Sequence[str] | None = None,
              schema: Mapping[str, Any] | None = None) -> Completion:
         # Streamed under the hood so TTFT and decode speed are measured on every call.
-        last = None
-        for chunk in self.stream(messages, max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop, schema=schema):
-            last = chunk
-        assert last is not None and last.completion is not None
-        return last.completion
+        return final_completion(self.stream(messages, max_tokens=max_tokens, temperature=temperature, seed=seed,
+                                            stop=stop, schema=schema))
 
     def stream(self, messages: Sequence[Message], *, max_tokens: int = 256, temperature: float = 0.0,
                seed: int | None = 0, stop: Sequence[str] | None = None,
@@ -307,7 +304,7 @@ class OpenAIBackend:
                     if self._adapt_to_rejection(r, False):
                         continue
                     self._raise_for_status(r)
-                    completion = _last(self._read_sse(r, clock))
+                    completion = final_completion(self._read_sse(r, clock))
             except httpx.HTTPError as e:
                 raise transport_error(e, self.base_url, what=WHAT, start_hint=START_HINT) from None
             if not completion.prompt_tokens:
@@ -381,14 +378,6 @@ class OpenAIBackend:
 
     def close(self) -> None:
         self._http.close()
-
-
-def _last(chunks: Iterator[Chunk]) -> Completion:
-    last = None
-    for last in chunks:
-        pass
-    assert last is not None and last.completion is not None
-    return last.completion
 
 
 def server_status(base_url: str | None = None) -> dict[str, Any]:

@@ -50,18 +50,24 @@ def test_same_tokens_as_llama_cpp_python_chat_completion(chat):
     assert ours.completion_tokens == theirs["usage"]["completion_tokens"]
 
 
+def _three_ways(be, prompt: str):
+    """The same greedy completion through the fast path, Llama.generate and create_completion."""
+    be.fast = True
+    fast = be.complete(prompt, max_tokens=24)
+    assert be.last_path == "fast"
+    be.fast = False
+    try:
+        slow = be.complete(prompt, max_tokens=24)
+        assert be.last_path == "llama.generate"
+    finally:
+        be.fast = True
+    theirs = be._llm.create_completion(prompt, max_tokens=24, temperature=0.0)["choices"][0]["text"]
+    return fast, slow, theirs
+
+
 @pytest.mark.parametrize("prompt", ["Once upon a time", "def fibonacci(n):", "The three primary colors are"])
 def test_fast_path_gives_the_same_tokens_as_the_high_level_api(chat, prompt):
-    chat.fast = True
-    fast = chat.complete(prompt, max_tokens=24)
-    assert chat.last_path == "fast"
-    chat.fast = False
-    try:
-        slow = chat.complete(prompt, max_tokens=24)
-        assert chat.last_path == "llama.generate"
-    finally:
-        chat.fast = True
-    theirs = chat._llm.create_completion(prompt, max_tokens=24, temperature=0.0)["choices"][0]["text"]
+    fast, slow, theirs = _three_ways(chat, prompt)
     assert fast.text == slow.text == theirs
     assert fast.completion_tokens == slow.completion_tokens == 24
 
@@ -76,15 +82,7 @@ def gemma(second_family_model_path):
 def test_fast_path_gives_the_same_tokens_on_a_second_model_family(gemma):
     """Gemma 3 (another tokenizer, vocabulary and architecture) through both paths."""
     for prompt in ["Once upon a time", "def fibonacci(n):", "The capital of France is"]:
-        gemma.fast = True
-        fast = gemma.complete(prompt, max_tokens=24)
-        assert gemma.last_path == "fast"
-        gemma.fast = False
-        try:
-            slow = gemma.complete(prompt, max_tokens=24)
-        finally:
-            gemma.fast = True
-        theirs = gemma._llm.create_completion(prompt, max_tokens=24, temperature=0.0)["choices"][0]["text"]
+        fast, slow, theirs = _three_ways(gemma, prompt)
         assert fast.text == slow.text == theirs and fast.text.strip()
         assert fast.completion_tokens == slow.completion_tokens
 
