@@ -27,6 +27,7 @@ from __future__ import annotations
 import codecs
 import ctypes
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -99,6 +100,13 @@ class _StopScanner:
         return out
 
 
+def _flash_attn_wanted() -> bool:
+    value = os.environ.get("HARNESS_FLASH_ATTN", "1").strip()
+    if value not in ("0", "1"):
+        raise BackendError(f"HARNESS_FLASH_ATTN={value!r} is neither 0 nor 1", hint="unset it (on), or set 0 (off) or 1 (on)")
+    return value == "1"
+
+
 class LlamaCppBackend:
     """A GGUF model loaded in this process. role="chat": chat/stream/complete; role="embedding": embed."""
 
@@ -151,7 +159,9 @@ class LlamaCppBackend:
         # llama.cpp's own default (llama-bench, llama-server, llama-cli) is flash attention "auto",
         # which turns it on for the CPU and CUDA; llama-cpp-python can only say on or off and says off.
         # On: prefill ~1.2x faster here (pp512, 2 cores). Embedding models keep llama-cpp-python's off.
-        self.flash_attn = (role == "chat") if flash_attn is None else flash_attn
+        # HARNESS_FLASH_ATTN=0 turns it off for chat models: with it on, decode logits depend on the
+        # thread count past 512 KV cells (docs/benchmarks.md), off they are bit-identical.
+        self.flash_attn = (role == "chat" and _flash_attn_wanted()) if flash_attn is None else flash_attn
 
         offload = bool(llama_cpp.llama_supports_gpu_offload())
         gpus = [] if device == "cpu" else detect_gpus()

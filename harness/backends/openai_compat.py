@@ -157,27 +157,40 @@ class OpenAIBackend:
             )
         return ids
 
-    def _chat_body(self, messages, max_tokens, temperature, seed, stop, schema, stream, mode) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": [dict(m) for m in messages],
-            "max_tokens": max_tokens,
-            "temperature": temperature,
-            "stream": stream,
-        }
+    def _body(self, fields: dict[str, Any], seed: int | None, stop: Sequence[str] | None,
+              schema: Mapping[str, Any] | None, mode: str) -> dict[str, Any]:
+        """A streamed request: `fields` (model, messages or prompt, limits) plus what every request carries."""
+        body: dict[str, Any] = {**fields, "stream": True, "stream_options": {"include_usage": True}}
         if seed is not None:
             body["seed"] = seed
         if stop:
             body["stop"] = list(stop)
         if schema is not None:
             body["response_format"] = _response_format(schema, mode)
-        if stream:
-            body["stream_options"] = {"include_usage": True}
         if self._send_repeat_penalty:
             # llama.cpp servers apply repeat_penalty 1.1 unless told otherwise, which changes even
             # greedy output; 1.0 (off) gives the same text as the in-process backend.
             body["repeat_penalty"] = 1.0
         return body
+
+    def _post_stream(self, path: str, fields: dict[str, Any], seed: int | None, stop: Sequence[str] | None,
+                     schema: Mapping[str, Any] | None = None) -> Iterator[Chunk]:
+        for _attempt in range(3):  # at most: switch the schema style once, drop repeat_penalty once
+            mode = self._schema_mode or SCHEMA_MODES[0]
+            body = self._body(fields, seed, stop, schema, mode)
+            clock = StreamClock()
+            try:
+                with self._http.stream("POST", self._url(path), json=body) as r:
+                    if self._adapt_to_rejection(r, schema is not None):
+                        continue
+                    self._raise_for_status(r)
+                    if schema is not None:
+                        self._schema_mode = mode
+                    yield from self._read_sse(r, clock)
+                    return
+            except httpx.HTTPError as e:
+                raise transport_error(e, self.base_url, what=WHAT, start_hint=START_HINT) from None
+        raise BackendError(f"{WHAT} at {self.base_url} rejected every form of the request", hint="check the server's log")
 
     # -- chat -------------------------------------------------------------------------------
 
@@ -191,22 +204,9 @@ class OpenAIBackend:
     def stream(self, messages: Sequence[Message], *, max_tokens: int = 256, temperature: float = 0.0,
                seed: int | None = 0, stop: Sequence[str] | None = None,
                schema: Mapping[str, Any] | None = None) -> Iterator[Chunk]:
-        for _attempt in range(3):  # at most: switch the schema style once, drop repeat_penalty once
-            mode = self._schema_mode or SCHEMA_MODES[0]
-            body = self._chat_body(messages, max_tokens, temperature, seed, stop, schema, True, mode)
-            clock = StreamClock()
-            try:
-                with self._http.stream("POST", self._url("chat/completions"), json=body) as r:
-                    if self._adapt_to_rejection(r, schema is not None):
-                        continue
-                    self._raise_for_status(r)
-                    if schema is not None:
-                        self._schema_mode = mode
-                    yield from self._read_sse(r, clock)
-                    return
-            except httpx.HTTPError as e:
-                raise transport_error(e, self.base_url, what=WHAT, start_hint=START_HINT) from None
-        raise BackendError(f"{WHAT} at {self.base_url} rejected every form of the request", hint="check the server's log")
+        fields = {"model": self.model, "messages": [dict(m) for m in messages], "max_tokens": max_tokens,
+                  "temperature": temperature}
+        return self._post_stream("chat/completions", fields, seed, stop, schema)
 
     def _adapt_to_rejection(self, r: httpx.Response, with_schema: bool) -> bool:
         """True when the server refused something this backend can send another way (then retry).
@@ -287,34 +287,15 @@ class OpenAIBackend:
     def complete(self, prompt: str, *, max_tokens: int = 256, temperature: float = 0.0,
                  seed: int | None = 0, stop: Sequence[str] | None = None) -> Completion:
         # Streamed, as chat is, so TTFT and decode speed are measured; /completions of the server.
-        body: dict[str, Any] = {"model": self.model, "prompt": prompt, "max_tokens": max_tokens,
-                                "temperature": temperature, "stream": True, "stream_options": {"include_usage": True}}
-        if seed is not None:
-            body["seed"] = seed
-        if stop:
-            body["stop"] = list(stop)
-        for _attempt in range(2):
-            if self._send_repeat_penalty:
-                body["repeat_penalty"] = 1.0  # as in _chat_body: the in-process backend's greedy text
-            else:
-                body.pop("repeat_penalty", None)
-            clock = StreamClock()
-            try:
-                with self._http.stream("POST", self._url("completions"), json=body) as r:
-                    if self._adapt_to_rejection(r, False):
-                        continue
-                    self._raise_for_status(r)
-                    completion = final_completion(self._read_sse(r, clock))
-            except httpx.HTTPError as e:
-                raise transport_error(e, self.base_url, what=WHAT, start_hint=START_HINT) from None
-            if not completion.prompt_tokens:
-                # No usage in the stream (llama-cpp-python's server): the server's tokenizer counts the
-                # raw prompt exactly, after the timed request, so prefill tok/s can still be given.
-                completion.prompt_tokens = self.count_tokens(prompt)
-                t = completion.timings
-                t.prefill_tok_s = completion.prompt_tokens / t.ttft_s if t.ttft_s else None
-            return completion
-        raise BackendError(f"{WHAT} at {self.base_url} rejected every form of the request", hint="check the server's log")
+        fields = {"model": self.model, "prompt": prompt, "max_tokens": max_tokens, "temperature": temperature}
+        completion = final_completion(self._post_stream("completions", fields, seed, stop))
+        if not completion.prompt_tokens:
+            # No usage in the stream (llama-cpp-python's server): the server's tokenizer counts the
+            # raw prompt exactly, after the timed request, so prefill tok/s can still be given.
+            completion.prompt_tokens = self.count_tokens(prompt)
+            t = completion.timings
+            t.prefill_tok_s = completion.prompt_tokens / t.ttft_s if t.ttft_s else None
+        return completion
 
     # -- embeddings, tokens, info ----------------------------------------------------------
 

@@ -4,6 +4,11 @@ A difference is marked real when it exceeds the noise the spreads allow,
 |Δ| > 2·sqrt(sA² + sB²), and a relative floor (a figure measured once has no spread, so its floor is
 wider). Accuracy that differs for the same model and settings is a finding of its own: at
 temperature 0 it should not differ between machines or backends.
+
+Host drift: two runs on one machine can differ because the machine itself ran slower for a while. Each
+cell carries the host probe's speed around it (harness/bench/probe.py). Where both cells ran on the
+CPU of like machines, a speed or latency difference that is no longer beyond the noise once the
+probe's ratio is divided out is marked "host" (~), not better/worse: it follows the host's speed.
 """
 
 from __future__ import annotations
@@ -13,10 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.bench.schema import ResultFile, RunResult, Stat
+from harness.bench.schema import ResultFile, RunResult, Stat, SystemInfo
 
 REL_FLOOR = 0.05  # both sides have a spread (n >= 2)
 REL_FLOOR_SINGLE = 0.25  # at least one side was measured once: its noise is unknown
+# ... and a one-off model load jitters by more than 25% (measured: one load of the same model in 12
+# identical fresh processes took 0.38-0.56 s; in two identical bench runs 0.65 vs 0.44 s)
+LOAD_FLOOR_SINGLE_S = 0.25
 ACC_TOL = 1e-9
 
 HIGHER_BETTER, LOWER_BETTER, NEUTRAL = "higher", "lower", "neutral"
@@ -38,7 +46,8 @@ class Row:
     better: str
     stats: list[Stat | None]
     ratios: list[float | None] = field(default_factory=list)
-    marks: list[str] = field(default_factory=list)  # "" | "faster"/"slower"-like words | "differs"
+    marks: list[str] = field(default_factory=list)  # "" | "better" | "worse" | "host" | "differs"
+    host_ratios: list[float | None] = field(default_factory=list)  # host probe speed, file i / file 1
 
 
 @dataclass
@@ -47,6 +56,7 @@ class Comparison:
     systems: list[str]
     rows: list[Row]
     findings: list[str]
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -56,10 +66,12 @@ class Comparison:
                 {
                     "cell": r.cell, "metric": r.metric, "kind": r.kind, "better": r.better,
                     "values": [s.model_dump() if s else None for s in r.stats], "ratios": r.ratios, "marks": r.marks,
+                    "host_ratios": r.host_ratios,
                 }
                 for r in self.rows
             ],
             "findings": self.findings,
+            "notes": self.notes,
         }
 
 
@@ -69,14 +81,58 @@ def center(s: Stat | None) -> float | None:
     return s.mean if s.mean is not None else s.median
 
 
-def exceeds_noise(a: Stat, b: Stat) -> bool:
+def exceeds_noise(a: Stat, b: Stat, extra_rel: float = 0.0, one_off_load: bool = False) -> bool:
+    """extra_rel: a further relative uncertainty of the comparison (the host probe's, when a was scaled by it).
+    one_off_load: the figure is a model load timing (a floor of LOAD_FLOOR_SINGLE_S when measured once)."""
     ca, cb = center(a), center(b)
     if ca is None or cb is None:
         return False
     delta = abs(cb - ca)
-    noise = 2 * math.sqrt((a.stddev or 0.0) ** 2 + (b.stddev or 0.0) ** 2)
+    noise = 2 * math.sqrt((a.stddev or 0.0) ** 2 + (b.stddev or 0.0) ** 2 + (extra_rel * max(abs(ca), abs(cb))) ** 2)
     floor = (REL_FLOOR if min(a.n, b.n) >= 2 else REL_FLOOR_SINGLE) * max(abs(ca), abs(cb))
+    if one_off_load and min(a.n, b.n) < 2:
+        floor = max(floor, LOAD_FLOOR_SINGLE_S)
     return delta > noise and delta > floor
+
+
+def scaled(s: Stat, factor: float) -> Stat:
+    pick = lambda v: None if v is None else v * factor  # noqa: E731
+    return s.model_copy(update={k: pick(getattr(s, k)) for k in ("mean", "median", "p95", "min", "max")}
+                        | {"stddev": None if s.stddev is None else s.stddev * abs(factor)})
+
+
+@dataclass
+class HostRatio:
+    ratio: float  # probe speed in B / probe speed in A
+    rel_err: float  # its relative standard error
+
+
+def host_ratio(a: RunResult, b: RunResult, sys_a: SystemInfo | None, sys_b: SystemInfo | None) -> HostRatio | None:
+    """How much faster B's host ran than A's around these cells, where the probe can say: both probed
+    with the same method, both on the CPU (the probe measures the CPU), on like machines (across
+    different machines a speed difference is what the comparison is for)."""
+    pa, pb = a.host_probe, b.host_probe
+    on_cpu = lambda r: r.device_used in ("cpu", None)  # noqa: E731  (None: no model loaded, e.g. FAISS only)
+    if not (pa and pb and sys_a and sys_b and on_cpu(a) and on_cpu(b)):
+        return None
+    like = lambda s: (s.cpu_model, s.cpu_cores_logical, s.ram_bytes, s.host_probe_method)  # noqa: E731
+    ca, cb = center(pa), center(pb)
+    if like(sys_a) != like(sys_b) or sys_a.host_probe_method is None or not ca or not cb:
+        return None
+    sem = lambda s, c: (s.stddev or 0.0) / c / math.sqrt(max(s.n, 1))  # noqa: E731
+    return HostRatio(cb / ca, math.hypot(sem(pa, ca), sem(pb, cb)))
+
+
+def thread_cause(a: RunResult, b: RunResult) -> str:
+    """A known cause of accuracy differing between thread counts (measured: docs/benchmarks.md)."""
+    sa, sb = a.settings, b.settings
+    if sa.threads != sb.threads and (sa.flash_attn or sb.flash_attn) and a.device_used == b.device_used == "cpu":
+        return (
+            f"; known cause: {sa.threads} vs {sb.threads} threads with flash attention on. llama.cpp's CPU flash "
+            "attention splits the KV cache across the threads when decoding with 512 or more cells, so decode "
+            "logits depend on the thread count (with flash attention off they are bit-identical)"
+        )
+    return ""
 
 
 def cell_label(run: RunResult) -> str:
@@ -145,6 +201,34 @@ def split_by_backend(results: list[ResultFile], names: list[str]) -> tuple[list[
     return out, out_names
 
 
+def _explained_by_host(proto: Metric, base: Stat, s: Stat, host: HostRatio) -> bool:
+    """Host drift: the probe moved at least half as far as the figure, the same way, and what is left
+    once the probe's ratio is divided out is noise. A real difference with a wide spread is not
+    explained away by a small drift."""
+    ca, cb = center(base), center(s)
+    if not ca or not cb or ca <= 0 or cb <= 0:
+        return False
+    # what file 1 would have read at this host speed: tok/s scale with it, seconds inversely
+    expected = scaled(base, host.ratio if proto.kind == "speed" else 1 / host.ratio)
+    moved, probe_moved = math.log(cb / ca), math.log(center(expected) / ca)  # type: ignore[operator]
+    return (moved * probe_moved > 0 and abs(probe_moved) >= abs(moved) / 2
+            and not exceeds_noise(expected, s, extra_rel=host.rel_err, one_off_load=_is_load(proto)))
+
+
+def _is_load(m: Metric) -> bool:
+    return m.kind == "latency" and "load" in m.name
+
+
+def _mark(proto: Metric, base: Stat, s: Stat, host: HostRatio | None) -> str:
+    if not exceeds_noise(base, s, one_off_load=_is_load(proto)):
+        return ""
+    # a speedup is a ratio of two timings of one run: the host's speed cancels out of it
+    if host and proto.kind in ("speed", "latency") and "speedup" not in proto.name and _explained_by_host(proto, base, s, host):
+        return "host"
+    better = (center(s) > center(base)) == (proto.better == HIGHER_BETTER)  # type: ignore[operator]
+    return "better" if better else "worse"
+
+
 def compare(results: list[ResultFile], names: list[str]) -> Comparison:
     by_file: list[dict[str, RunResult]] = [{cell_label(r): r for r in res.runs if r.status == "ok"} for res in results]
     cells = list(dict.fromkeys(label for runs in by_file for label in runs))
@@ -152,13 +236,18 @@ def compare(results: list[ResultFile], names: list[str]) -> Comparison:
     findings: list[str] = []
     for label in cells:
         per_file = [runs.get(label) for runs in by_file]
+        hosts = [
+            host_ratio(per_file[0], r, results[0].systems.get(per_file[0].system), res.systems.get(r.system))
+            if per_file[0] and r else None
+            for r, res in zip(per_file, results)
+        ]
         metric_maps = [{m.name: m for m in run_metrics(r)} if r else {} for r in per_file]
         metric_names = list(dict.fromkeys(n for mm in metric_maps for n in mm))
         for name in metric_names:
             ms = [mm.get(name) for mm in metric_maps]
             proto = next(m for m in ms if m)
             stats = [m.stat if m else None for m in ms]
-            row = Row(label, name, proto.kind, proto.better, stats)
+            row = Row(label, name, proto.kind, proto.better, stats, host_ratios=[h.ratio if h else None for h in hosts])
             base = stats[0]
             for i, s in enumerate(stats):
                 cb, ca = center(s), center(base)
@@ -168,17 +257,42 @@ def compare(results: list[ResultFile], names: list[str]) -> Comparison:
                     if proto.kind == "accuracy":
                         if ca is not None and cb is not None and abs(cb - ca) > ACC_TOL:
                             mark = "differs"
-                            if per_file[0] and per_file[i] and _comparable(per_file[0], per_file[i]):
+                            a_run, b_run = per_file[0], per_file[i]
+                            if a_run and b_run and _comparable(a_run, b_run):
                                 findings.append(
                                     f"{label}: {name} is {ca:.4g} in {names[0]} but {cb:.4g} in {names[i]} "
                                     "with the same model and settings (expected equal at temperature 0)"
+                                    + thread_cause(a_run, b_run)
                                 )
-                    elif exceeds_noise(base, s):
-                        better = (cb > ca) == (proto.better == HIGHER_BETTER)  # type: ignore[operator]
-                        mark = "better" if better else "worse"
+                    else:
+                        mark = _mark(proto, base, s, hosts[i])
                 row.marks.append(mark)
             rows.append(row)
-    return Comparison(files=names, systems=[system_label(r) for r in results], rows=rows, findings=findings)
+    return Comparison(files=names, systems=[system_label(r) for r in results], rows=rows, findings=findings,
+                      notes=_notes(rows, names, results))
+
+
+def _notes(rows: list[Row], names: list[str], results: list[ResultFile]) -> list[str]:
+    out = []
+    for i in range(1, len(names)):
+        marks = [r.marks[i] for r in rows if r.kind in ("speed", "latency")]
+        host = [r.host_ratios[i] for r in rows if r.marks[i] == "host" and r.host_ratios[i]]
+        if host:
+            out.append(
+                f"{names[i]}: {len(host)} of {len(marks)} speed/latency differences beyond the spreads follow the host's "
+                f"speed (host probe {min(host):.2f}-{max(host):.2f}x file 1 in those cells): host drift, not a "
+                f"difference between the runs; {sum(m in ('better', 'worse') for m in marks)} remain marked ▲/▼"
+            )
+    if any(not any(s.host_probe_method for s in res.systems.values()) for res in results):
+        out.append("host drift cannot be told from a real difference for files without a host probe "
+                   "(written before schema v2, or bench --no-host-probe)")
+    return out
+
+
+LEGEND = (
+    "▲/▼: better/worse beyond the noise of the spreads; ~: beyond the spreads, but the host probe moved as "
+    "much (host drift); ≠: accuracy differs."
+)
 
 
 def fmt_stat(s: Stat | None) -> str:
@@ -194,7 +308,7 @@ def fmt_stat(s: Stat | None) -> str:
 def fmt_ratio(r: float | None, mark: str) -> str:
     if r is None:
         return "-"
-    sym = {"better": " ▲", "worse": " ▼", "differs": " ≠"}.get(mark, "")
+    sym = {"better": " ▲", "worse": " ▼", "host": " ~", "differs": " ≠"}.get(mark, "")
     return f"{r:.2f}x{sym}"
 
 
@@ -215,10 +329,11 @@ def to_markdown(cmp: Comparison) -> str:
             if i:
                 cells.append(fmt_ratio(r.ratios[i], r.marks[i]))
         lines.append("| " + " | ".join(cells) + " |")
-    legend = "\n▲/▼: better/worse beyond the noise of the spreads; ≠: accuracy differs.\n"
+    legend = f"\n{LEGEND}\n"
     systems = "".join(f"\n- {esc(Path(f).name)}: {esc(s)}" for f, s in zip(cmp.files, cmp.systems))
     findings = "".join(f"\n- **finding**: {esc(x)}" for x in cmp.findings)
-    return "\n".join(lines) + "\n" + legend + systems + ("\n" + findings if findings else "") + "\n"
+    notes = "".join(f"\n- note: {esc(x)}" for x in cmp.notes)
+    return "\n".join(lines) + "\n" + legend + systems + ("\n" + findings if findings else "") + notes + "\n"
 
 
 def to_rich(cmp: Comparison):
@@ -232,7 +347,7 @@ def to_rich(cmp: Comparison):
         table.add_column(escape(Path(f).name), justify="right")
         if i:
             table.add_column(f"{i + 1}/1", justify="right")
-    style = {"better": "green", "worse": "red", "differs": "bold magenta"}
+    style = {"better": "green", "worse": "red", "host": "yellow", "differs": "bold magenta"}
     for r in cmp.rows:
         cells = [escape(r.cell), escape(r.metric)]
         for i, s in enumerate(r.stats):

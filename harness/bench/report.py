@@ -11,7 +11,7 @@ import html
 import io
 from pathlib import Path
 
-from harness.bench.compare import Comparison, center, fmt_ratio, fmt_stat
+from harness.bench.compare import LEGEND, Comparison, center, fmt_ratio, fmt_stat
 from harness.bench.schema import ResultFile
 
 _CSS = """
@@ -19,7 +19,7 @@ body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:13px}
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
 td:first-child,td:nth-child(2),th{text-align:left}
-.better{color:#087f23;font-weight:bold}.worse{color:#b00020;font-weight:bold}.differs{color:#8e24aa;font-weight:bold}
+.better{color:#087f23;font-weight:bold}.worse{color:#b00020;font-weight:bold}.differs{color:#8e24aa;font-weight:bold}.host{color:#a66f00}
 .finding{background:#fff3cd;padding:6px;border-left:4px solid #f0ad4e}
 img{max-width:100%;border:1px solid #eee;margin:1em 0}
 """
@@ -131,6 +131,8 @@ def render_html(cmp: Comparison, results: list[ResultFile]) -> str:
     parts.append("</table>")
     if cmp.findings:
         parts.append("<h2>Findings</h2>" + "".join(f"<p class='finding'>{e(x)}</p>" for x in cmp.findings))
+    if cmp.notes:
+        parts.append("<h2>Notes</h2>" + "".join(f"<p>{e(x)}</p>" for x in cmp.notes))
     for title, png in (
         ("Decode tok/s per model and device", _decode_plot(results, cmp.files)),
         ("Accuracy vs latency per lab", _accuracy_latency_plot(results, cmp.files)),
@@ -138,7 +140,7 @@ def render_html(cmp: Comparison, results: list[ResultFile]) -> str:
     ):
         if png:
             parts.append(f"<h2>{e(title)}</h2><img alt='{e(title, quote=True)}' src='data:image/png;base64,{png}'>")
-    parts.append("<h2>Side by side</h2><p>Ratios are to file 1. ▲/▼ better/worse beyond the noise of the spreads; ≠ accuracy differs.</p><table><tr><th>cell</th><th>metric</th>")
+    parts.append("<h2>Side by side</h2><p>Ratios are to file 1. " + e(LEGEND) + "</p><table><tr><th>cell</th><th>metric</th>")
     for i, f in enumerate(cmp.files):
         parts.append(f"<th>{e(Path(f).name)}</th>" + (f"<th>{i + 1}/1</th>" if i else ""))
     parts.append("</tr>")

@@ -15,7 +15,11 @@ from typing import Any, Callable
 from harness import __version__
 from harness.bench import bandwidth as bw
 from harness.bench.matrix import THROUGHPUT, expand, shard_cells
-from harness.bench.schema import Cell, LabFigures, MatrixSpec, ResultFile, RunResult, Settings, Shard, ThroughputResult
+from harness.bench.probe import HostProbe, open_probe
+from harness.bench.schema import (
+    Bandwidth, Cell, LabFigures, MatrixSpec, ResultFile, RunResult, Settings, Shard, Stat, ThroughputResult,
+)
+from harness.bench.stats import summarize
 from harness.bench.system import collect, private_strings, scrub, system_key
 from harness.bench.throughput import DEFAULT_PAIRS
 from harness.errors import HarnessError
@@ -40,6 +44,7 @@ class BenchOptions:
     pairs: tuple[tuple[int, int], ...] = DEFAULT_PAIRS
     cell_timeout_s: float = 3600.0
     measure_bandwidth: bool = True
+    host_probe: bool = True
 
 
 def resolve_labs(requested: list[str]) -> list[str]:
@@ -129,15 +134,43 @@ def run_bench(opts: BenchOptions, on_cell: Callable[[int, int, Cell, str], None]
     wants_gpu = any(d in ("gpu", "auto") for d in opts.devices)
     # Bandwidth first, while no cell is running: the figure is the machine's, not the contention's.
     band = bw.measure(include_gpu=wants_gpu) if opts.measure_bandwidth else None
+    probe, probe_note = open_probe() if opts.host_probe else (None, None)
+    try:
+        return _run_cells(opts, spec, cells, band, probe, probe_note, on_cell)
+    finally:
+        if probe:
+            probe.close()
+
+
+def _probe_samples(probe: HostProbe | None) -> list[float]:
+    try:
+        return probe.sample() if probe else []
+    except HarnessError:  # a probe that fails leaves its cells unprobed; it does not stop the bench
+        return []
+
+
+def _probe_stat(before: list[float], after: list[float]) -> Stat | None:
+    return summarize(before + after, "tok/s") if before or after else None
+
+
+def _run_cells(
+    opts: BenchOptions, spec: MatrixSpec, cells: list[Cell], band: Bandwidth | None, probe: HostProbe | None,
+    probe_note: str | None, on_cell: Callable[[int, int, Cell, str], None] | None,
+) -> ResultFile:
     system = collect(band, opts.include_host)
+    system.host_probe_method = probe.method if probe else None
+    system.host_probe_note = probe_note
     key = system_key(system)
     best_bw = band.cpu_copy_gb_s.max if band and band.cpu_copy_gb_s else None
     gpu_bw = band.gpu_copy_gb_s.max if band and band.gpu_copy_gb_s else None
     runs: list[RunResult] = []
+    # between cells, so one probe serves as the "after" of a cell and the "before" of the next
+    before = _probe_samples(probe)
     for i, cell in enumerate(cells):
         if on_cell:
             on_cell(i, len(cells), cell, "start")
         out = _run_cell(cell, opts)
+        after = _probe_samples(probe)
         info = out.get("info") or {}
         # model facts only where the cell's model was loaded (a retrieval-only lab never loads --model)
         sha, size = _model_facts(cell.model) if out.get("uses_chat_model", True) else (None, None)
@@ -152,10 +185,11 @@ def run_bench(opts: BenchOptions, on_cell: Callable[[int, int, Cell, str], None]
                 backend_version=info.get("version"), backend_info=info,
                 settings=_settings(cell, opts, info), wall_s=float(out.get("wall_s") or 0.0),
                 peak_rss_bytes=out.get("peak_rss_bytes"), peak_vram_bytes=out.get("peak_vram_bytes"),
-                throughput=tp, lab=lab,
+                throughput=tp, lab=lab, host_probe=_probe_stat(before, after),
                 decode_efficiency=bw.decode_efficiency(decode, gpu_bw if device_used == "gpu" else best_bw, size),
             )
         )
+        before = after
         if on_cell:
             on_cell(i, len(cells), cell, out["status"])
     result = ResultFile(

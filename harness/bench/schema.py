@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: host probe (RunResult.host_probe, SystemInfo.host_probe_method)
 TOOL = "local-lab-harness"
 
 
@@ -73,6 +73,10 @@ class SystemInfo(_Model):
     llama_cpp_gpu_offload: bool | None = None
     backend_versions: dict[str, str | None] = Field(default_factory=dict)
     bandwidth: Bandwidth | None = None
+    host_probe_method: str | None = Field(
+        None, description="the fixed work behind RunResult.host_probe (harness/bench/probe.py); None: no probe ran"
+    )
+    host_probe_note: str | None = None  # why no probe ran
     host: HostInfo | None = None
 
 
@@ -160,6 +164,9 @@ class RunResult(_Model):
     peak_vram_bytes: int | None = None  # None off GPU
     throughput: ThroughputResult | None = None
     lab: LabFigures | None = None
+    host_probe: Stat | None = Field(
+        None, description="the host's speed around this cell: the fixed probe's tok/s, before and after it"
+    )
     decode_efficiency: float | None = Field(
         None, description="decode tok/s / (memory bandwidth / model bytes); see docs/benchmarks.md"
     )
@@ -178,7 +185,7 @@ class Shard(_Model):
 
 
 class ResultFile(_Model):
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[2] = SCHEMA_VERSION
     tool: Literal["local-lab-harness"] = TOOL
     harness_version: str
     created_at: str  # ISO 8601, UTC

@@ -99,7 +99,7 @@ def collect(bandwidth: Bandwidth | None, include_host: bool) -> SystemInfo:
 
 def system_key(info: SystemInfo) -> str:
     """A short stable id for a machine+software state: equal systems share one entry after a merge."""
-    data = info.model_dump(mode="json", exclude={"bandwidth"})
+    data = info.model_dump(mode="json", exclude={"bandwidth", "host_probe_note"})
     return "sys-" + hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -77,12 +77,6 @@ def _sample(c: Completion) -> Sample:
     return Sample(c.prompt_tokens, c.completion_tokens, t.ttft_s, prefill, decode)
 
 
-def _repeat(fn: Callable[[int], Completion], warmup: int, repetitions: int) -> list[Sample]:
-    for i in range(warmup):
-        fn(-1 - i)
-    return [_sample(fn(i)) for i in range(repetitions)]
-
-
 def run_throughput(
     backend: Backend,
     *,
@@ -92,43 +86,41 @@ def run_throughput(
     repetitions: int = 3,
     warmup: int = 1,
     seed: int = 0,
-    on_step: Callable[[str], None] | None = None,
 ) -> ThroughputResult:
     rng = random.Random(seed)
-    step = on_step or (lambda _msg: None)
 
-    step(f"pp{pp}")
-    pp_samples = _repeat(
-        lambda _i: backend.complete(make_prompt(backend, pp, rng, tail=""), max_tokens=1, temperature=0.0, seed=seed),
-        warmup,
-        repetitions,
-    )
-    step(f"tg{tg}")
-    tg_samples = _repeat(
-        lambda _i: backend.complete(tg_prompt(rng), max_tokens=tg, temperature=0.0, seed=seed),
-        warmup,
-        repetitions,
-    )
-    points = []
-    for n_prompt, n_gen in pairs:
-        step(f"pair {n_prompt}+{n_gen}")
-        samples = _repeat(
-            lambda _i, n_prompt=n_prompt, n_gen=n_gen: backend.complete(
-                make_prompt(backend, n_prompt, rng), max_tokens=n_gen, temperature=0.0, seed=seed
-            ),
-            warmup,
-            repetitions,
+    def pp_test() -> Completion:  # max_tokens=1: the figure is prompt processing
+        return backend.complete(make_prompt(backend, pp, rng, tail=""), max_tokens=1, temperature=0.0, seed=seed)
+
+    def tg_test() -> Completion:
+        return backend.complete(tg_prompt(rng), max_tokens=tg, temperature=0.0, seed=seed)
+
+    def pair_test(n_prompt: int, n_gen: int) -> Callable[[], Completion]:
+        return lambda: backend.complete(make_prompt(backend, n_prompt, rng), max_tokens=n_gen, temperature=0.0, seed=seed)
+
+    tests = [pp_test, tg_test, *(pair_test(p, g) for p, g in pairs)]
+    for _ in range(warmup):
+        for test in tests:
+            test()
+    # Interleaved, round by round: a slow spell of the host spreads over every test's repetitions
+    # (and shows in their stddev) instead of shifting one test's mean (measured: pp512 0.83x between
+    # two identical runs when its three repetitions ran back to back in one).
+    samples: list[list[Sample]] = [[] for _ in tests]
+    for _ in range(repetitions):
+        for i, test in enumerate(tests):
+            samples[i].append(_sample(test()))
+    pp_samples, tg_samples, pair_samples = samples[0], samples[1], samples[2:]
+    points = [
+        ThroughputPoint(
+            n_prompt=n_prompt,
+            n_gen=n_gen,
+            ttft_s=summarize([s.ttft_s for s in ss], "s"),
+            prefill_tok_s=summarize([s.prefill_tok_s for s in ss], "tok/s"),
+            decode_tok_s=summarize([s.decode_tok_s for s in ss], "tok/s"),
+            generated_tokens=summarize([s.generated for s in ss], "tokens"),
         )
-        points.append(
-            ThroughputPoint(
-                n_prompt=n_prompt,
-                n_gen=n_gen,
-                ttft_s=summarize([s.ttft_s for s in samples], "s"),
-                prefill_tok_s=summarize([s.prefill_tok_s for s in samples], "tok/s"),
-                decode_tok_s=summarize([s.decode_tok_s for s in samples], "tok/s"),
-                generated_tokens=summarize([s.generated for s in samples], "tokens"),
-            )
-        )
+        for (n_prompt, n_gen), ss in zip(pairs, pair_samples)
+    ]
     return ThroughputResult(
         pp_tokens=pp,
         tg_tokens=tg,

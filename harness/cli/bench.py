@@ -28,6 +28,7 @@ def bench(
     output: Path = typer.Option(..., "-o", "--output", help="Result JSON to write."),
     shard: Optional[str] = typer.Option(None, "--shard", help="i/n: run only this machine's share of the matrix."),
     include_host: bool = typer.Option(False, "--include-host", help="Record host name, user and home path (off: files are meant to be shared)."),
+    host_probe: bool = typer.Option(True, "--host-probe/--no-host-probe", help="Time a short fixed decode before and after each cell, so compare can tell host drift from a real difference."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Run labs x models x backends x devices and write one result file."""
@@ -49,7 +50,7 @@ def bench(
         labs=resolve_labs(labs), models=model, backends=backend, devices=device,
         repetitions=repetitions, warmup=warmup, lab_repetitions=lab_repetitions, limit=limit, seed=seed,
         threads=threads, shard=parse_shard(shard) if shard else None, include_host=include_host,
-        pp=pp, tg=tg, pairs=parse_pairs(pairs),
+        pp=pp, tg=tg, pairs=parse_pairs(pairs), host_probe=host_probe,
     )
     n_cells = len(shard_cells(expand(MatrixSpec(labs=opts.labs, models=opts.models, backends=opts.backends, devices=opts.devices)), opts.shard))
     con = out_console(as_json)
@@ -107,6 +108,14 @@ def _print_summary(con, result) -> None:
         elif run.lab:
             crit = ", ".join(f"{escape(c.name)}={c.value:.3g}" for c in run.lab.criteria if c.value is not None)
             con.print(f"[green]✓[/] {label}: {'passed' if run.lab.passed else 'not passed'} {crit} ({run.wall_s:.0f} s)", highlight=False)
+    probes = [r.host_probe.mean for r in result.runs if r.host_probe and r.host_probe.mean]
+    if probes:
+        drift = max(probes) / min(probes) - 1
+        con.print(f"host probe: {min(probes):.1f}-{max(probes):.1f} tok/s around the {len(probes)} cells "
+                  f"({drift:.0%} apart{': the machine drifted during this run' if drift > 0.10 else ''})", highlight=False)
+    for system in result.systems.values():
+        if system.host_probe_note:
+            con.print(f"[yellow]{escape(system.host_probe_note)}[/]: harness compare cannot tell host drift in this file", highlight=False)
 
 
 def compare_cmd(
@@ -139,11 +148,16 @@ def compare_cmd(
     else:
         from rich.markup import escape
 
+        from harness.bench.compare import LEGEND
+
         con.print(to_rich(cmp))
+        con.print(LEGEND, highlight=False)
         for f, s in zip(cmp.files, cmp.systems):
             con.print(f"  {escape(Path(f).name)}: {escape(s)}", highlight=False)
         for finding in cmp.findings:
             con.print(f"[bold magenta]finding:[/] {escape(finding)}", highlight=False)
+        for note in cmp.notes:
+            con.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     if html_out:
         err_console.print(f"wrote {html_out}", highlight=False)
 

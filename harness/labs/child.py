@@ -112,8 +112,11 @@ def _backend_summary(obj: Any) -> dict[str, Any] | None:
         info = obj.info()
     except Exception:
         return None
-    keep = ("backend", "model", "version", "device", "n_gpu_layers", "threads", "n_ctx")
-    return {k: getattr(info, k, None) for k in keep}
+    keep = ("backend", "model", "version", "device", "n_gpu_layers", "threads", "n_ctx", "n_batch")
+    summary = {k: getattr(info, k, None) for k in keep}
+    # settings that change the answers or the speed (bench records them per cell)
+    summary["extra"] = {k: v for k, v in (info.extra or {}).items() if k in ("flash_attn", "n_ubatch")}
+    return summary
 
 
 def run(req: dict[str, Any]) -> dict[str, Any]:

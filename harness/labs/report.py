@@ -69,6 +69,9 @@ class CheckReport(BaseModel):
     output: LearnerOutput = Field(default_factory=LearnerOutput)
     harness_version: str
 
+    def failed_criteria(self) -> set[str]:
+        return {c.name for c in self.criteria if not c.passed}
+
 
 def criteria_rows(spec: LabSpec, values: dict[str, float | None]) -> list[CriterionRow]:
     rows = []

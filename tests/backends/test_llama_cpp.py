@@ -227,3 +227,47 @@ def test_roles_are_enforced(chat, embedder):
         chat.embed(["x"])
     with pytest.raises(BackendError, match="chat model"):
         embedder.chat(QUESTION)
+
+
+def _decode_logits(model_path, threads: int, flash_attn: bool, prompt: str, steps: int = 24):
+    """Prefill logits and greedy one-token decode logits, straight from llama-cpp-python."""
+    from llama_cpp import Llama
+
+    m = Llama(str(model_path), n_ctx=1024, n_threads=threads, n_threads_batch=threads, flash_attn=flash_attn,
+              logits_all=True, verbose=False)
+    try:
+        tokens = m.tokenize(prompt.encode())
+        m.eval(tokens)
+        prefill = np.array(m.scores[: m.n_tokens])
+        for _ in range(steps):
+            m.eval([int(np.argmax(m.scores[m.n_tokens - 1]))])
+        return prefill, np.array(m.scores[len(tokens): m.n_tokens])
+    finally:
+        m.close()
+
+
+@pytest.mark.slow
+def test_flash_attention_decode_depends_on_the_thread_count_past_512_cells(chat_model_path):
+    """The documented cause of accuracy differing between thread counts (docs/benchmarks.md): with
+    flash attention on, ggml splits a single-token query's KV cache across the threads once it holds
+    512+ cells; off, 1 and 2 threads give bit-identical logits. If llama.cpp changes this, the docs and
+    compare's explanation must change too."""
+    prompt = " ".join(["A farmer has 12 cows and buys 7 more, then sells 5. How many cows are left?"] * 28)
+    off1, off2 = (_decode_logits(chat_model_path, t, False, prompt) for t in (1, 2))
+    assert off1[0].shape[0] > 512
+    assert np.array_equal(off1[0], off2[0]) and np.array_equal(off1[1], off2[1])
+    on1, on2 = (_decode_logits(chat_model_path, t, True, prompt) for t in (1, 2))
+    assert np.array_equal(on1[0], on2[0])  # prefill (a batch of queries) is not split
+    assert not np.array_equal(on1[1], on2[1])
+
+
+def test_harness_flash_attn_turns_it_off_for_chat_models(chat_model_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_FLASH_ATTN", "0")
+    be = open_backend("llama-cpp", "smollm2-135m", device="cpu", n_ctx=256)
+    try:
+        assert be.info().extra["flash_attn"] is False
+    finally:
+        be.close()
+    monkeypatch.setenv("HARNESS_FLASH_ATTN", "yes")
+    with pytest.raises(BackendError, match="HARNESS_FLASH_ATTN='yes' is neither 0 nor 1"):
+        open_backend("llama-cpp", "smollm2-135m", device="cpu", n_ctx=256)

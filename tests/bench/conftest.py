@@ -21,12 +21,14 @@ def stat_around(center: float, rel_spread: float = 0.01, n: int = 5) -> Stat:
 def make_run(
     *, lab: str = "throughput", model: str = "smollm2-135m", device: str = "cpu", tg: float = 100.0,
     pp: float = 300.0, accuracy: float = 0.5, threads: int = 2, system: str = "sys-test", rel_spread: float = 0.01,
+    probe: float | None = None, flash_attn: bool | None = None,
 ) -> RunResult:
-    settings = Settings(n_ctx=2048, threads=threads, n_gpu_layers=0, n_batch=512, seed=0, temperature=0.0, repetitions=5, warmup=1)
+    settings = Settings(n_ctx=2048, threads=threads, n_gpu_layers=0, n_batch=512, flash_attn=flash_attn, seed=0,
+                        temperature=0.0, repetitions=5, warmup=1)
     run = RunResult(
         cell=Cell(lab=lab, model=model, backend="llama-cpp", device=device), system=system, status="ok",
         device_used=device, model_sha256="ab" * 32, model_bytes=98_362_432, settings=settings, wall_s=10.0,
-        peak_rss_bytes=300 * 2**20,
+        peak_rss_bytes=300 * 2**20, host_probe=stat_around(probe, 0.03, n=6) if probe else None,
     )
     if lab == "throughput":
         run.throughput = ThroughputResult(
@@ -49,7 +51,9 @@ def make_run(
 
 
 def make_result(runs: list[RunResult], *, labs=None, models=None, devices=None, system: SystemInfo | None = None) -> ResultFile:
-    system = system or SystemInfo(os="Linux test", python="3.11", harness_version="0.1.0", cpu_model="Test CPU", cpu_cores_logical=2)
+    probed = any(r.host_probe for r in runs)
+    system = system or SystemInfo(os="Linux test", python="3.11", harness_version="0.1.0", cpu_model="Test CPU",
+                                  cpu_cores_logical=2, host_probe_method="probe v1" if probed else None)
     return ResultFile(
         harness_version="0.1.0", created_at="2026-11-23T10:00:00+00:00",
         matrix=MatrixSpec(

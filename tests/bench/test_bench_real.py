@@ -51,3 +51,6 @@ def test_bench_throughput_cli_writes_a_valid_private_file(tmp_path, chat_model_p
     system = res.systems[run.system]
     assert system.bandwidth.cpu_copy_gb_s.max > 0 and system.host is None
     assert 0 < run.decode_efficiency < 10
+    # the host probe ran before and after the cell, at its own fixed threads (not the cell's 1)
+    assert run.host_probe.n == 6 and run.host_probe.min > 0
+    assert "smollm2-135m" in system.host_probe_method and system.host_probe_note is None

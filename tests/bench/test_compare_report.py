@@ -14,6 +14,7 @@ from harness.bench import io as bio
 from harness.bench.compare import compare, exceeds_noise, to_markdown
 from harness.bench.report import render_html
 from harness.bench.schema import Stat
+from harness.bench.stats import summarize
 
 
 def _row(cmp, metric):
@@ -62,6 +63,90 @@ def test_accuracy_difference_same_settings_is_a_finding(run_factory, result_fact
     assert len(cmp.findings) == 1 and "same model and settings" in cmp.findings[0]
     same = compare([a, result_factory([run_factory(lab="rag", accuracy=0.50, threads=2)])], ["a", "b"])
     assert same.findings == [] and _row(same, "accuracy").marks[1] == ""
+
+
+def test_a_difference_the_host_probe_shows_too_is_host_drift(run_factory, result_factory):
+    """The same bench twice on one machine: the host ran 30% slower during B's cell (its probe says so)."""
+    a = result_factory([run_factory(tg=100.0, pp=300.0, probe=90.0)])
+    b = result_factory([run_factory(tg=70.0, pp=210.0, probe=63.0)])
+    cmp = compare([a, b], ["a.json", "b.json"])
+    row = _row(cmp, "tg128 tok/s")
+    assert row.marks[1] == "host" and row.host_ratios[1] == pytest.approx(0.7)
+    assert _row(cmp, "ttft 512+32 s").marks[1] == "host"  # seconds scale inversely
+    assert "host drift" in cmp.notes[0] and "0 remain marked" in cmp.notes[0]
+    assert "0.70x ~" in to_markdown(cmp)
+
+
+def test_a_difference_the_probe_does_not_show_stays_marked(run_factory, result_factory):
+    """1 vs 2 threads: the probe runs at fixed threads, so it stays put and the speed difference is real."""
+    a = result_factory([run_factory(tg=100.0, threads=2, probe=90.0)])
+    b = result_factory([run_factory(tg=64.0, threads=1, probe=89.0)])
+    assert _row(compare([a, b], ["a", "b"]), "tg128 tok/s").marks[1] == "worse"
+    # the host slowed by 10% but the figure by 36%: more than drift explains
+    b = result_factory([run_factory(tg=64.0, threads=1, probe=81.0)])
+    assert _row(compare([a, b], ["a", "b"]), "tg128 tok/s").marks[1] == "worse"
+
+
+def test_a_small_drift_does_not_explain_a_large_difference_with_a_wide_spread(run_factory, result_factory):
+    """1 vs 2 threads while the host ran 8% slower: p95 latency 1.38x with a wide item spread is within
+    the noise once the 8% is divided out, but the probe moved far less than the figure: still real."""
+    a = result_factory([run_factory(lab="rag", probe=100.0)])
+    b = result_factory([run_factory(lab="rag", probe=92.0)])
+    a.runs[0].lab.latency["item_p95_s"] = summarize([0.88] * 3 + [1.12] * 3, "s")
+    b.runs[0].lab.latency["item_p95_s"] = summarize([1.26] * 3 + [1.50] * 3, "s")
+    expected_at_b_speed = summarize([x / 0.92 for x in [0.88] * 3 + [1.12] * 3], "s")
+    assert not exceeds_noise(expected_at_b_speed, b.runs[0].lab.latency["item_p95_s"])  # drift "fits" ...
+    assert _row(compare([a, b], ["a", "b"]), "item_p95_s").marks[1] == "worse"  # ... but explains too little
+
+
+def test_a_one_off_model_load_needs_a_quarter_second(run_factory, result_factory):
+    """Measured: one load of the same model took 0.38-0.56 s in identical fresh processes."""
+    a = result_factory([run_factory(lab="rag")])
+    b = result_factory([run_factory(lab="rag")])
+    for res, load, p50 in ((a, 0.65, 0.255), (b, 0.44, 0.495)):
+        res.runs[0].lab.latency["load_s"] = summarize([load], "s")
+        res.runs[0].lab.latency["item_p50_s"] = summarize([p50], "s")
+    cmp = compare([a, b], ["a", "b"])
+    assert _row(cmp, "load_s").marks[1] == ""
+    assert _row(cmp, "item_p50_s").marks[1] == "worse"  # not a load: 25% of the value is its floor
+    b.runs[0].lab.latency["load_s"] = summarize([1.3], "s")
+    assert _row(compare([a, b], ["a", "b"]), "load_s").marks[1] == "worse"
+
+
+def test_the_probe_explains_nothing_across_machines_or_on_a_gpu(run_factory, result_factory):
+    from harness.bench.schema import SystemInfo
+
+    a = result_factory([run_factory(tg=100.0, probe=90.0)])
+    other = SystemInfo(os="Linux test", python="3.11", harness_version="0.1.0", cpu_model="Other CPU",
+                       cpu_cores_logical=2, host_probe_method="probe v1")
+    b = result_factory([run_factory(tg=70.0, probe=63.0)], system=other)
+    assert _row(compare([a, b], ["a", "b"]), "tg128 tok/s").marks[1] == "worse"
+    ga = result_factory([run_factory(tg=100.0, probe=90.0, device="gpu")])
+    gb = result_factory([run_factory(tg=70.0, probe=63.0, device="gpu")])
+    assert _row(compare([ga, gb], ["a", "b"]), "tg128 tok/s").marks[1] == "worse"
+    # accuracy is never explained by the host
+    la = result_factory([run_factory(lab="rag", accuracy=0.5, probe=90.0)])
+    lb = result_factory([run_factory(lab="rag", accuracy=0.6, probe=63.0)])
+    assert _row(compare([la, lb], ["a", "b"]), "accuracy").marks[1] == "differs"
+
+
+def test_files_without_a_probe_say_drift_cannot_be_told(run_factory, result_factory):
+    a = result_factory([run_factory(tg=100.0)])
+    b = result_factory([run_factory(tg=70.0)])
+    cmp = compare([a, b], ["a", "b"])
+    assert _row(cmp, "tg128 tok/s").marks[1] == "worse"
+    assert any("without a host probe" in n for n in cmp.notes)
+
+
+def test_accuracy_finding_across_thread_counts_names_flash_attention(run_factory, result_factory):
+    a = result_factory([run_factory(lab="dspy", accuracy=0.30, threads=2, flash_attn=True)])
+    b = result_factory([run_factory(lab="dspy", accuracy=0.27, threads=1, flash_attn=True)])
+    (finding,) = compare([a, b], ["a", "b"]).findings
+    assert "2 vs 1 threads with flash attention on" in finding
+    c = result_factory([run_factory(lab="dspy", accuracy=0.27, threads=1, flash_attn=False)])
+    a_off = result_factory([run_factory(lab="dspy", accuracy=0.30, threads=2, flash_attn=False)])
+    (finding,) = compare([a_off, c], ["a", "c"]).findings
+    assert "known cause" not in finding
 
 
 def test_markdown_escapes_pipes(run_factory, result_factory):
@@ -127,3 +212,19 @@ def test_one_multi_backend_file_compares_backend_by_backend(run_factory, result_
     row = _row(compare(results, names), "tg128 tok/s")
     assert row.cell == "throughput · smollm2-135m · * · cpu"
     assert row.ratios[1] == pytest.approx(0.5) and row.marks[1] == "worse"
+
+
+def test_bench_summary_reports_the_host_probe_and_a_drift(run_factory, result_factory):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from harness.cli.bench import _print_summary
+
+    def printed(*probes: float) -> str:
+        out = StringIO()
+        _print_summary(Console(file=out, width=200), result_factory([run_factory(probe=p) for p in probes]))
+        return out.getvalue()
+
+    assert re.search(r"host probe: 9\d\.\d-9\d\.\d tok/s around the 2 cells \(3% apart\)\n", printed(95.0, 98.0))
+    assert "(17% apart: the machine drifted during this run)" in printed(90.0, 105.0)

@@ -10,7 +10,7 @@ import pytest
 from harness.bench import io as bio
 from harness.bench.matrix import cell_key, expand, parse_shard, shard_cells
 from harness.bench.merge import merge_files
-from harness.bench.schema import MatrixSpec, Shard
+from harness.bench.schema import SCHEMA_VERSION, MatrixSpec, Shard
 from harness.errors import HarnessError, ResultFileError
 
 SPEC = MatrixSpec(labs=["throughput", "rag", "prompting"], models=["a", "b"], backends=["llama-cpp"], devices=["cpu", "auto"])
@@ -76,7 +76,7 @@ def test_merge_refuses_other_harness_version(tmp_path, run_factory, result_facto
 def test_merge_refuses_other_schema_version(tmp_path, run_factory, result_factory):
     _, paths = _shard_files(tmp_path, run_factory, result_factory)
     data = json.loads(paths[1].read_text())
-    data["schema_version"] = 2
+    data["schema_version"] = SCHEMA_VERSION + 1
     paths[1].write_text(json.dumps(data))
     with pytest.raises(ResultFileError, match="newer than this harness reads"):
         merge_files(paths)

@@ -56,12 +56,14 @@ class FakeBackend:
 
     def __init__(self):
         self.prompts: list[str] = []
+        self.max_tokens: list[int] = []
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
     def complete(self, prompt, *, max_tokens=256, temperature=0.0, seed=0, stop=None):
         self.prompts.append(prompt)
+        self.max_tokens.append(max_tokens)
         n = self.count_tokens(prompt)
         return Completion("x", n, max_tokens, Timings(ttft_s=n / 1000, prefill_tok_s=1000.0, decode_tok_s=100.0 + len(self.prompts) % 3, total_s=1.0))
 
@@ -71,6 +73,8 @@ def test_throughput_driver_counts_and_unique_prompts():
     res = run_throughput(fb, pp=40, tg=8, pairs=((10, 4), (30, 2)), repetitions=3, warmup=1, seed=1)
     assert len(fb.prompts) == 4 * (1 + 3)  # pp, tg, two pairs; each 1 warm-up + 3 measured
     assert len(set(fb.prompts)) == len(fb.prompts)  # no two prompts share a KV-cache prefix
+    # round by round (pp, tg, pairs), so a slow spell of the host hits every test alike
+    assert fb.max_tokens == [1, 8, 4, 2] * 4
     assert res.pp_tok_s.n == 3 and res.pp_tok_s.mean == 1000.0
     assert res.tg_tok_s.n == 3 and res.tg_generated_tokens.mean == 8
     assert [p.n_prompt for p in res.pairs] == [10, 30]
@@ -116,3 +120,11 @@ def test_timing_criteria_are_not_accuracy():
     figs = lab_figures([rep])
     assert set(figs.latency) == {"latency_p95_s", "hnsw_speedup", "ttft_error", "check_wall_s"}
     assert set(figs.retrieval) == {"hnsw_recall@10"} and set(figs.accuracy) == {"valid_answer_rate"}
+
+
+def test_without_the_probe_model_a_bench_runs_without_a_probe_and_says_why(monkeypatch):
+    from harness.bench import probe
+
+    monkeypatch.setattr(probe, "PROBE_MODEL", "no-such-model")
+    opened, note = probe.open_probe()
+    assert opened is None and note.startswith("no host probe:") and "no-such-model" in note

@@ -115,3 +115,17 @@ def test_not_utf8_and_missing(tmp_path):
 def test_model_rejects_unknown_tool():
     with pytest.raises(Exception):
         ResultFile.model_validate({"schema_version": 1, "tool": "other"})
+
+
+def test_a_v1_file_is_migrated_and_has_no_probe(run_factory, result_factory, tmp_path):
+    """v1 (before the host probe) is read as v2 without a probe, never refused or misread."""
+    data = result_factory([run_factory()]).model_dump(mode="json", exclude_none=True)
+    data["schema_version"] = 1
+    for run in data["runs"]:
+        assert "host_probe" not in run
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(data))
+    res = bio.read_result(path)
+    assert res.schema_version == SCHEMA_VERSION == 2
+    assert res.runs[0].host_probe is None and res.systems["sys-test"].host_probe_method is None
+    assert res.runs[0].throughput.tg_tok_s == result_factory([run_factory()]).runs[0].throughput.tg_tok_s

@@ -11,18 +11,10 @@ from harness.labs.check import run_check
 from harness.labs.spec import get_lab
 
 # threads=1: CI shares its cores with other tests; the lab's figures do not depend on threads.
-REPO = Path(__file__).resolve().parents[2]
 WRONG = Path(__file__).resolve().parent / "wrong"
-LABS = REPO / "labs"
 
 
-@pytest.fixture(autouse=True)
-def _real_labs(monkeypatch):
-    monkeypatch.setenv("HARNESS_LABS", str(LABS))
-
-
-def failed(report) -> set[str]:
-    return {c.name for c in report.criteria if not c.passed}
+pytestmark = pytest.mark.usefixtures("real_labs")
 
 
 def test_spec_is_valid():
@@ -65,5 +57,5 @@ def test_wrong_solution_fails_on_its_mistake(chat_model_path, wrong, must_fail):
     r = run_check("first-tokens", WRONG / wrong, limit=2, threads=1)
     assert r.error is None, r.error
     assert not r.passed
-    assert must_fail <= failed(r), {c.name: c.value for c in r.criteria}
+    assert must_fail <= r.failed_criteria(), {c.name: c.value for c in r.criteria}
     assert all(any(s.startswith(f"{name}:") for s in r.next_steps) for name in must_fail)

@@ -16,9 +16,7 @@ WRONG = Path(__file__).resolve().parent / "wrong"
 LAB = "prompt-chaining"
 
 
-@pytest.fixture(autouse=True)
-def _real_labs(monkeypatch):
-    monkeypatch.setenv("HARNESS_LABS", str(REPO / "labs"))
+pytestmark = pytest.mark.usefixtures("real_labs")
 
 
 def _load(path: Path, name: str):
@@ -26,10 +24,6 @@ def _load(path: Path, name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def failed(report) -> set[str]:
-    return {c.name for c in report.criteria if not c.passed}
 
 
 def test_spec_is_valid():
@@ -90,5 +84,5 @@ def test_wrong_solution_fails_on_its_mistake(chat_model_path, wrong, must_fail):
     r = run_check(LAB, WRONG / wrong, limit=3, threads=2)
     assert r.error is None, r.error
     assert not r.passed
-    assert must_fail <= failed(r), {c.name: c.value for c in r.criteria}
+    assert must_fail <= r.failed_criteria(), {c.name: c.value for c in r.criteria}
     assert all(any(s.startswith(f"{name}:") for s in r.next_steps) for name in must_fail)

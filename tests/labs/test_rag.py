@@ -26,13 +26,7 @@ DATA = LABS / "_data" / "pubmedqa"
 THREADS = 1
 
 
-@pytest.fixture(autouse=True)
-def _real_labs(monkeypatch):
-    monkeypatch.setenv("HARNESS_LABS", str(LABS))
-
-
-def failed(report) -> set[str]:
-    return {c.name for c in report.criteria if not c.passed}
+pytestmark = pytest.mark.usefixtures("real_labs")
 
 
 def _load(name: str, path: Path):
@@ -124,5 +118,5 @@ def test_wrong_solution_fails_on_its_mistake(chat_model_path, embed_model_path, 
     r = run_check("rag", WRONG / wrong, limit=10, threads=THREADS)
     assert r.error is None, r.error
     assert not r.passed
-    assert must_fail <= failed(r), {c.name: c.value for c in r.criteria}
+    assert must_fail <= r.failed_criteria(), {c.name: c.value for c in r.criteria}
     assert all(any(s.startswith(f"{name}:") for s in r.next_steps) for name in must_fail)
