@@ -278,10 +278,11 @@ def _notes(rows: list[Row], names: list[str], results: list[ResultFile]) -> list
         marks = [r.marks[i] for r in rows if r.kind in ("speed", "latency")]
         host = [r.host_ratios[i] for r in rows if r.marks[i] == "host" and r.host_ratios[i]]
         if host:
+            real = sum(m in ("better", "worse") for m in marks)
             out.append(
-                f"{names[i]}: {len(host)} of {len(marks)} speed/latency differences beyond the spreads follow the host's "
-                f"speed (host probe {min(host):.2f}-{max(host):.2f}x file 1 in those cells): host drift, not a "
-                f"difference between the runs; {sum(m in ('better', 'worse') for m in marks)} remain marked ▲/▼"
+                f"{names[i]}: {real + len(host)} of {len(marks)} speed/latency figures differ beyond their spreads; "
+                f"{len(host)} of them follow the host's speed (host probe {min(host):.2f}-{max(host):.2f}x file 1 "
+                f"in those cells): host drift, not a difference between the runs; {real} remain marked ▲/▼"
             )
     if any(not any(s.host_probe_method for s in res.systems.values()) for res in results):
         out.append("host drift cannot be told from a real difference for files without a host probe "
@@ -290,8 +291,8 @@ def _notes(rows: list[Row], names: list[str], results: list[ResultFile]) -> list
 
 
 LEGEND = (
-    "▲/▼: better/worse beyond the noise of the spreads; ~: beyond the spreads, but the host probe moved as "
-    "much (host drift); ≠: accuracy differs."
+    "▲/▼: better/worse beyond the noise of the spreads; ~: beyond the spreads, but the host probe moved at "
+    "least half as far the same way and explains the rest (host drift); ≠: accuracy differs."
 )
 
 

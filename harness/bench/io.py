@@ -16,13 +16,14 @@ from harness.errors import ResultFileError
 
 MAX_BYTES = 64 * 1024 * 1024  # a real result is well under 1 MiB; refuse before reading a huge file
 
-# from-version -> function returning the dict at from-version + 1. Version 1 is the first public one;
-# add an entry here (and a test) whenever SCHEMA_VERSION is bumped.
+
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     # v2 added optional fields only (the host probe): a v1 file is a v2 file without a probe.
     return {**data, "schema_version": 2}
 
 
+# from-version -> function returning the dict at from-version + 1. Version 1 is the first public one;
+# add an entry here (and a test) whenever SCHEMA_VERSION is bumped.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 

@@ -1,7 +1,7 @@
 """The host probe: a short, fixed llama.cpp decode run before and after every bench cell.
 
 A shared or thermally throttled machine drifts (measured on this project's 2-core VM: 2-thread decode
-read 75-105 tok/s within ten minutes with nothing else running). A cell's figures then differ between
+read 75-105 tok/s within eight minutes with nothing else running). A cell's figures then differ between
 two runs of the same bench for reasons outside the runs. The probe runs the same work every time
 (same model, threads, prompt and length, whatever the cell's settings), so its figure moves only with
 the host; `harness compare` uses it to tell host drift from a real difference between two runs on one
@@ -17,7 +17,7 @@ from harness.errors import HarnessError
 
 PROBE_MODEL = "smollm2-135m"
 PROBE_TOKENS = 32
-PROBE_SAMPLES = 3  # per probe point: median-robust, ~1 s on 2 cores
+PROBE_SAMPLES = 3  # per probe point: ~1 s on 2 cores
 _PROMPT = "Probe 1 2 3 4"  # counting keeps the model generating all PROBE_TOKENS
 
 

@@ -73,6 +73,7 @@ def test_a_difference_the_host_probe_shows_too_is_host_drift(run_factory, result
     row = _row(cmp, "tg128 tok/s")
     assert row.marks[1] == "host" and row.host_ratios[1] == pytest.approx(0.7)
     assert _row(cmp, "ttft 512+32 s").marks[1] == "host"  # seconds scale inversely
+    assert cmp.notes[0].startswith("b.json: 6 of 6 speed/latency figures differ beyond their spreads; 6 of them follow")
     assert "host drift" in cmp.notes[0] and "0 remain marked" in cmp.notes[0]
     assert "0.70x ~" in to_markdown(cmp)
 
