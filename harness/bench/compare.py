@@ -241,6 +241,7 @@ def compare(results: list[ResultFile], names: list[str]) -> Comparison:
             if per_file[0] and r else None
             for r, res in zip(per_file, results)
         ]
+        differing: dict[int, list[str]] = {}  # file index -> accuracy figures that differ from file 1
         metric_maps = [{m.name: m for m in run_metrics(r)} if r else {} for r in per_file]
         metric_names = list(dict.fromkeys(n for mm in metric_maps for n in mm))
         for name in metric_names:
@@ -259,15 +260,16 @@ def compare(results: list[ResultFile], names: list[str]) -> Comparison:
                             mark = "differs"
                             a_run, b_run = per_file[0], per_file[i]
                             if a_run and b_run and _comparable(a_run, b_run):
-                                findings.append(
-                                    f"{label}: {name} is {ca:.4g} in {names[0]} but {cb:.4g} in {names[i]} "
-                                    "with the same model and settings (expected equal at temperature 0)"
-                                    + thread_cause(a_run, b_run)
-                                )
+                                differing.setdefault(i, []).append(f"{name} {ca:.4g} vs {cb:.4g}")
                     else:
                         mark = _mark(proto, base, s, hosts[i])
                 row.marks.append(mark)
             rows.append(row)
+        for i, items in differing.items():  # one finding per cell and file, its cause said once
+            findings.append(
+                f"{label}: {'; '.join(items)} in {names[0]} vs {names[i]}, with the same model and settings "
+                "(expected equal at temperature 0)" + thread_cause(per_file[0], per_file[i])  # type: ignore[arg-type]
+            )
     return Comparison(files=names, systems=[system_label(r) for r in results], rows=rows, findings=findings,
                       notes=_notes(rows, names, results))
 

@@ -142,8 +142,11 @@ def test_files_without_a_probe_say_drift_cannot_be_told(run_factory, result_fact
 def test_accuracy_finding_across_thread_counts_names_flash_attention(run_factory, result_factory):
     a = result_factory([run_factory(lab="dspy", accuracy=0.30, threads=2, flash_attn=True)])
     b = result_factory([run_factory(lab="dspy", accuracy=0.27, threads=1, flash_attn=True)])
-    (finding,) = compare([a, b], ["a", "b"]).findings
-    assert "2 vs 1 threads with flash attention on" in finding
+    a.runs[0].lab.accuracy["baseline_accuracy"] = summarize([0.30])
+    b.runs[0].lab.accuracy["baseline_accuracy"] = summarize([0.2667])
+    (finding,) = compare([a, b], ["a", "b"]).findings  # one per cell: both figures, the cause once
+    assert "accuracy 0.3 vs 0.27; baseline_accuracy 0.3 vs 0.2667 in a vs b" in finding
+    assert finding.count("known cause") == 1 and "2 vs 1 threads with flash attention on" in finding
     c = result_factory([run_factory(lab="dspy", accuracy=0.27, threads=1, flash_attn=False)])
     a_off = result_factory([run_factory(lab="dspy", accuracy=0.30, threads=2, flash_attn=False)])
     (finding,) = compare([a_off, c], ["a", "c"]).findings
