@@ -1,3 +1,3 @@
-from harness.cli.app import main
+from harness.cli.entry import main
 
 main()

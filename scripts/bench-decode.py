@@ -33,14 +33,20 @@ from pathlib import Path
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 PROMPT = "Once upon a time, in a small village by the sea, there lived"
-LLAMA_BENCH = (Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-               / "local-lab-harness/llama-bench-0.3.36/build/bin/llama-bench")  # where scripts/llama-bench builds it
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from harness.llama_build import llama_bench_dir  # noqa: E402
+
+LLAMA_BENCH = llama_bench_dir() / "build/bin/llama-bench"  # where scripts/llama-bench builds it, same flags
 
 
-def llama_bench_run(binary: Path, model_path: Path, threads: int, pp: int, tg: int, flash_attn: bool) -> dict:
-    """One repetition of llama-bench's pp<pp> and tg<tg> tests (its default batch sizes)."""
+def llama_bench_run(binary: Path, model_path: Path, threads: int, pp: int, tg: int, flash_attn: bool,
+                    repack: bool = True) -> dict:
+    """One repetition of llama-bench's pp<pp> and tg<tg> tests (its default batch sizes). repack: its
+    --repack (use_extra_bufts: weight repacking, and the AMX buffer in an AMX build); on by default
+    in llama-bench and in the harness, except where the harness's AMX guard turns it off."""
     out = subprocess.run([str(binary), "-m", str(model_path), "-t", str(threads), "-p", str(pp), "-n", str(tg),
-                          "-r", "1", "-ngl", "0", "-fa", str(int(flash_attn)), "-o", "json"],
+                          "-r", "1", "-ngl", "0", "-fa", str(int(flash_attn)), "--repack", str(int(repack)),
+                          "-o", "json"],
                          capture_output=True, text=True, check=True).stdout
     rows = json.loads(out)
     return {"pp": next(r["avg_ts"] for r in rows if r["n_gen"] == 0),
@@ -109,10 +115,13 @@ def bench_decode(args) -> None:
           f"flash attention {'on' if be.flash_attn else 'off'} (all paths), pp{args.pp} / tg{args.max_tokens}, {args.runs} interleaved rounds, llama-cpp-python {info.version}, "
           f"device {info.device}")
     harness_throughput_run(be, args.pp, args.max_tokens, seed=99)  # warm-up, as llama-bench and `harness bench` do
-    lb, tp, h, g, b = [], [], [], [], []
+    lb, lb_other, tp, h, g, b = [], [], [], [], [], []
     for i in range(args.runs):
         if lb_bin:
-            lb.append(llama_bench_run(lb_bin, be.model_path, args.threads, args.pp, args.max_tokens, be.flash_attn))
+            lb.append(llama_bench_run(lb_bin, be.model_path, args.threads, args.pp, args.max_tokens, be.flash_attn,
+                                      repack=be.extra_bufts))
+            lb_other.append(llama_bench_run(lb_bin, be.model_path, args.threads, args.pp, args.max_tokens,
+                                            be.flash_attn, repack=not be.extra_bufts))
         tp.append(harness_throughput_run(be, args.pp, args.max_tokens, seed=i))
         h.append(harness_run(be, PROMPT, args.max_tokens, fast=True))
         g.append(harness_run(be, PROMPT, args.max_tokens, fast=False))
@@ -136,6 +145,10 @@ def bench_decode(args) -> None:
         if rs:
             ratio = f"   ratio to llama-bench {med(rs, k) / tg_ref:.3f} (paired {paired(rs, k, 'tg'):.3f})" if tg_ref else ""
             print(f"  {name:40s} {med(rs, k):8.1f}{ratio}")
+    if lb_other:
+        print(f"  {'llama-bench --repack ' + str(int(not be.extra_bufts)) + ' (the other setting)':40s} "
+              f"{med(lb_other, 'tg'):8.1f}   (pp{args.pp} {med(lb_other, 'pp'):.1f}; the harness runs "
+              f"--repack {int(be.extra_bufts)}: extra buffer types {'on' if be.extra_bufts else 'off, AMX guard'})")
     pp_ref = med(lb, "pp") if lb else None
     print(f"prefill tok/s, pp{args.pp} (median of {args.runs}):")
     if pp_ref:

@@ -30,9 +30,8 @@ SAFETY_MARGIN_MIN_BYTES = 256 * MiB
 KV_BYTES_PER_VALUE = 2  # llama.cpp's default KV cache type is f16
 
 INSTALL_CUDA_HINT = (
-    "install a CUDA build of llama-cpp-python: ./scripts/install-cuda "
-    '(it runs CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir --no-deps '
-    "llama-cpp-python==0.3.36), then check with `harness doctor`; or use --device cpu"
+    "install a CUDA build of llama-cpp-python: ./scripts/install-cuda (it rebuilds it with -DGGML_CUDA=on and "
+    "scripts/setup's CPU flags), then check with `harness doctor`; or use --device cpu"
 )
 
 

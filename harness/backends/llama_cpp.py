@@ -28,7 +28,9 @@ import codecs
 import ctypes
 import json
 import os
+import signal
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -37,6 +39,7 @@ import numpy as np
 from harness.backends.base import BackendInfo, Chunk, Completion, Message, Timings, final_completion
 from harness.backends.device import ModelFootprint, choose_device, detect_gpus, process_vram_bytes, read_footprint
 from harness.errors import BackendError, BackendUnavailable
+from harness.llama_build import amx_guard_needed
 
 DEFAULT_CHAT_CTX = 4096
 EMBED_MAX_CTX = 512  # BERT position tables stop at 512: larger n_ctx aborts the process (FINDINGS)
@@ -50,7 +53,7 @@ def _import_llama_cpp():
         import llama_cpp
     except ImportError as e:  # pragma: no cover - the package depends on it
         raise BackendUnavailable(f"llama-cpp-python is not importable: {e}",
-                                 hint="pip install llama-cpp-python==0.3.36 (or ./scripts/setup)") from e
+                                 hint="./scripts/setup builds and installs it") from e
     return llama_cpp
 
 
@@ -100,6 +103,36 @@ class _StopScanner:
         return out
 
 
+@contextmanager
+def _model_params(llama_cpp, *, use_extra_bufts: bool):
+    """Llama() takes its llama_model_params from llama_model_default_params() and has no argument
+    for use_extra_bufts (weight repacking, the AMX buffer): set it there while the model loads."""
+    if use_extra_bufts:
+        yield
+        return
+    bindings = llama_cpp.llama_cpp
+    default = bindings.llama_model_default_params
+
+    def params():
+        p = default()
+        p.use_extra_bufts = False
+        return p
+
+    bindings.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        bindings.llama_model_default_params = default
+
+
+def _crash_for_tests() -> None:
+    """HARNESS_TEST_NATIVE_CRASH=SIGSEGV makes a generation die of that signal where llama.cpp's
+    AMX bug did (the first prompt decode): tests prove that every caller reports such a crash."""
+    name = os.environ.get("HARNESS_TEST_NATIVE_CRASH")
+    if name:
+        os.kill(os.getpid(), signal.Signals[name])
+
+
 def _flash_attn_wanted() -> bool:
     value = os.environ.get("HARNESS_FLASH_ATTN", "1").strip()
     if value not in ("0", "1"):
@@ -125,6 +158,7 @@ class LlamaCppBackend:
         verbose: bool = False,
         fast: bool = True,
         flash_attn: bool | None = None,
+        extra_bufts: bool | None = None,
     ):
         from harness.sysinfo import default_threads
 
@@ -187,11 +221,15 @@ class LlamaCppBackend:
             if fp.pooling_type is None:
                 # A decoder used as an embedder defaults to one vector per token: pool by mean.
                 kwargs["pooling_type"] = llama_cpp.LLAMA_POOLING_TYPE_MEAN
+        # An AMX build (not made by scripts/setup) crashes in its AMX buffer: load without extra
+        # buffer types then (harness/llama_build.py says why).
+        self.extra_bufts = not amx_guard_needed(build_flags(llama_cpp)) if extra_bufts is None else extra_bufts
         t0 = time.perf_counter()
         try:
             from llama_cpp import Llama
 
-            self._llm = Llama(**kwargs)
+            with _model_params(llama_cpp, use_extra_bufts=self.extra_bufts):
+                self._llm = Llama(**kwargs)
             self._warm_up()
         except (ValueError, RuntimeError, OSError) as e:
             raise BackendError(f"llama.cpp could not load {self.model_path.name}: {e}",
@@ -368,6 +406,7 @@ class LlamaCppBackend:
         if seed is not None:
             llm.set_seed(seed)
         llm.reset()  # empty KV cache: every call is a cold prompt, measured the same way
+        _crash_for_tests()
         self._lc.llama_perf_context_reset(llm._ctx.ctx)
         load_s = self._take_load_s()
 
@@ -527,6 +566,7 @@ class LlamaCppBackend:
             "arch": self.footprint.arch,
             "flash_attn": self.flash_attn,
             "n_ubatch": self.n_batch,
+            "extra_bufts": self.extra_bufts,
         }
         if self.last_perf is not None:
             extra["last_perf"] = self.last_perf

@@ -188,6 +188,22 @@ def system_label(result: ResultFile) -> str:
     return "; ".join(dict.fromkeys(parts))
 
 
+def build_label(result: ResultFile) -> str:
+    """How the file's llama.cpp was built: version, compiled CPU features, AMX, extra buffers, flags."""
+    parts = []
+    for s in result.systems.values():
+        b = s.llama_cpp_build
+        if b is None:
+            parts.append(f"llama-cpp-python {s.llama_cpp_version or '?'} (build not recorded)")
+            continue
+        features = " ".join(f for f in b.cpu_features if f not in ("SSE3", "SSSE3", "LLAMAFILE", "OPENMP")) or "none"
+        repack = "" if b.extra_bufts is not False else ", extra buffer types off"
+        flags = f"CMAKE_ARGS {b.cmake_args!r}" if b.built_by else "flags unknown"
+        parts.append(f"llama-cpp-python {s.llama_cpp_version or '?'} ({features}; AMX {'on' if b.amx else 'off'}"
+                     f"{repack}; {flags})")
+    return "; ".join(dict.fromkeys(parts))
+
+
 def split_by_backend(results: list[ResultFile], names: list[str]) -> tuple[list[ResultFile], list[str]]:
     """One column per (file, backend): the cells of a multi-backend file side by side. The backend
     leaves the cell label (it is in the column name), so the same lab/model/device lines up."""
@@ -286,6 +302,11 @@ def _notes(rows: list[Row], names: list[str], results: list[ResultFile]) -> list
                 f"{len(host)} of them follow the host's speed (host probe {min(host):.2f}-{max(host):.2f}x file 1 "
                 f"in those cells): host drift, not a difference between the runs; {real} remain marked ▲/▼"
             )
+    builds = [build_label(res) for res in results]
+    for i in range(1, len(names)):
+        if builds[i] != builds[0]:
+            out.append(f"llama.cpp builds differ: {names[0]}: {builds[0]}; {names[i]}: {builds[i]}. Speed figures "
+                       "compare the builds as well as the machines")
     if any(not any(s.host_probe_method for s in res.systems.values()) for res in results):
         out.append("host drift cannot be told from a real difference for files without a host probe "
                    "(written before schema v2, or bench --no-host-probe)")

@@ -22,9 +22,14 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "schema_version": 2}
 
 
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    # v3 added SystemInfo.llama_cpp_build (optional): a v2 file did not record how llama.cpp was built.
+    return {**data, "schema_version": 3}
+
+
 # from-version -> function returning the dict at from-version + 1. Version 1 is the first public one;
 # add an entry here (and a test) whenever SCHEMA_VERSION is bumped.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def read_result(path: Path | str) -> ResultFile:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import signal
+import os
 import subprocess
 import sys
 import tempfile
@@ -23,6 +23,7 @@ from harness.bench.stats import summarize
 from harness.bench.system import collect, private_strings, scrub, system_key
 from harness.bench.throughput import DEFAULT_PAIRS
 from harness.errors import HarnessError
+from harness.native_crash import crash_advice, signal_name
 
 
 @dataclass
@@ -95,15 +96,20 @@ def _run_cell(cell: Cell, opts: BenchOptions) -> dict[str, Any]:
                 proc = subprocess.run(
                     [sys.executable, "-m", "harness.bench.cell", str(req_path)],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, timeout=opts.cell_timeout_s,
+                    env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # a native crash still prints where
                 )
                 rc = proc.returncode
             except subprocess.TimeoutExpired:
                 return {"status": "error", "error": f"timed out after {opts.cell_timeout_s:.0f} s", "wall_s": opts.cell_timeout_s}
         if out_path.exists():
             return json.loads(out_path.read_text(encoding="utf-8"))
-        tail = log_path.read_bytes()[-1500:].decode("utf-8", "replace")
-        how = f"was killed by signal {-rc} ({signal.Signals(-rc).name})" if rc < 0 else f"exited with code {rc}"
-        return {"status": "error", "error": f"cell process {how} before writing a result; output tail:\n{tail}", "wall_s": 0.0}
+        tail = log_path.read_bytes()[-4000:].decode("utf-8", "replace")
+        if rc < 0:
+            message, hint = crash_advice(signal_name(rc) or str(-rc), tail, what="the cell's process")
+            how = f"{message} before writing a result\n  -> {hint}"
+        else:
+            how = f"the cell's process exited with code {rc} before writing a result"
+        return {"status": "error", "error": f"{how}; output tail:\n{tail[-1500:]}", "wall_s": 0.0}
 
 
 def _lab_decode(lab: LabFigures | None) -> float | None:

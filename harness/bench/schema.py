@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 2  # 2: host probe (RunResult.host_probe, SystemInfo.host_probe_method)
+SCHEMA_VERSION = 3  # 2: host probe (RunResult.host_probe, SystemInfo.host_probe_method); 3: llama_cpp_build
 TOOL = "local-lab-harness"
 
 
@@ -58,6 +58,16 @@ class HostInfo(_Model):
     home: str
 
 
+class LlamaCppBuild(_Model):
+    """How the llama.cpp that ran was built (harness/llama_build.py): speeds depend on it."""
+
+    cpu_features: list[str] = Field(default_factory=list, description="compiled in, from llama.cpp's system info")
+    amx: bool | None = Field(None, description="ggml's AMX code compiled in")
+    extra_bufts: bool | None = Field(None, description="models loaded with extra buffer types (weight repacking)")
+    cmake_args: str | None = Field(None, description="as scripts/setup built it; None: built elsewhere, unknown")
+    built_by: str | None = None
+
+
 class SystemInfo(_Model):
     os: str
     python: str
@@ -71,6 +81,7 @@ class SystemInfo(_Model):
     gpus: list[GpuInfo] = Field(default_factory=list)
     llama_cpp_version: str | None = None
     llama_cpp_gpu_offload: bool | None = None
+    llama_cpp_build: LlamaCppBuild | None = None
     backend_versions: dict[str, str | None] = Field(default_factory=dict)
     bandwidth: Bandwidth | None = None
     host_probe_method: str | None = Field(
@@ -185,7 +196,7 @@ class Shard(_Model):
 
 
 class ResultFile(_Model):
-    schema_version: Literal[2] = SCHEMA_VERSION
+    schema_version: Literal[3] = SCHEMA_VERSION
     tool: Literal["local-lab-harness"] = TOOL
     harness_version: str
     created_at: str  # ISO 8601, UTC

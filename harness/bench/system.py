@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.bench.schema import Bandwidth, GpuInfo, HostInfo, SystemInfo
+from harness.bench.schema import Bandwidth, GpuInfo, HostInfo, LlamaCppBuild, SystemInfo
 from harness.paths import REPO_ROOT
 
 
@@ -62,19 +62,24 @@ def _hardware() -> dict[str, Any]:
     }
 
 
-def llama_cpp_facts() -> tuple[str | None, bool | None]:
+def llama_cpp_facts() -> tuple[str | None, bool | None, LlamaCppBuild | None]:
+    """Version, GPU offload, and how the build was made (compiled features, CMake flags, AMX)."""
     try:
         import llama_cpp
 
-        return llama_cpp.__version__, bool(llama_cpp.llama_supports_gpu_offload())
+        from harness.backends.llama_cpp import build_flags
+        from harness.llama_build import installed_build
+
+        build = LlamaCppBuild(**installed_build(build_flags(llama_cpp)))
+        return llama_cpp.__version__, bool(llama_cpp.llama_supports_gpu_offload()), build
     except Exception:
-        return _version("llama-cpp-python"), None
+        return _version("llama-cpp-python"), None, None
 
 
 def collect(bandwidth: Bandwidth | None, include_host: bool) -> SystemInfo:
     hw = _hardware()
     commit, dirty = git_state()
-    llama_version, offload = llama_cpp_facts()
+    llama_version, offload, build = llama_cpp_facts()
     return SystemInfo(
         os=f"{platform.system()} {platform.release()} {platform.machine()}",
         python=platform.python_version(),
@@ -88,6 +93,7 @@ def collect(bandwidth: Bandwidth | None, include_host: bool) -> SystemInfo:
         gpus=[GpuInfo(**g) for g in hw.get("gpus") or []],
         llama_cpp_version=llama_version,
         llama_cpp_gpu_offload=offload,
+        llama_cpp_build=build,
         backend_versions={
             "llama-cpp-python": llama_version, "ollama (client)": _version("ollama"), "httpx": _version("httpx"),
             "dspy": _version("dspy"), "faiss-cpu": _version("faiss-cpu"), "numpy": _version("numpy"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 from pathlib import Path
 from typing import Any
@@ -9,16 +10,21 @@ from typing import Any
 import typer
 
 from harness.cli.common import JsonOpt, emit_json, out_console
+from harness.llama_build import ALLOW_AMX_ENV, rebuild_hint
+from harness.llama_build import LLAMA_CPP_PYTHON_VERSION as LLAMA_CPP_VERSION
 
-LLAMA_CPP_VERSION = "0.3.36"
 MIN_FREE_DISK = 2 * 1024**3
+SMOKE_MODEL = "smollm2-135m"
 
 
 def cuda_install_command(compute_capability: str | None) -> str:
     """The exact command that turns a CPU-only llama-cpp-python into a CUDA build for this card."""
-    arch = f" -DCMAKE_CUDA_ARCHITECTURES={compute_capability.replace('.', '')}" if compute_capability else ""
-    return (f'CMAKE_ARGS="-DGGML_CUDA=on{arch}" .venv/bin/pip install --force-reinstall --no-cache-dir --no-deps '
-            f"llama-cpp-python=={LLAMA_CPP_VERSION}   (or: ./scripts/install-cuda)")
+    from harness.llama_build import cmake_args
+
+    arch = compute_capability.replace(".", "") if compute_capability else None
+    return (f"CMAKE_ARGS={shlex.quote(cmake_args(arch or 'native'))} .venv/bin/pip install --force-reinstall "
+            f"--no-cache-dir --no-deps --no-binary llama-cpp-python llama-cpp-python=={LLAMA_CPP_VERSION}"
+            f"   (or: ./scripts/install-cuda{' --arch ' + arch if arch else ''})")
 
 
 def _llama_cpp_info() -> dict[str, Any]:
@@ -27,11 +33,29 @@ def _llama_cpp_info() -> dict[str, Any]:
     except Exception as e:  # a broken build raises more than ImportError
         return {"importable": False, "error": str(e)}
     from harness.backends.llama_cpp import build_flags
+    from harness.llama_build import installed_build
 
     flags = build_flags(llama_cpp)
     return {"importable": True, "version": llama_cpp.__version__,
             "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
-            "build_flags": sorted(k for k, v in flags.items() if v is True)}
+            "build_flags": sorted(k for k, v in flags.items() if v is True),
+            "build": installed_build(flags)}
+
+
+def smoke_check() -> dict[str, Any]:
+    """One real generation on the tiny model in a child (harness.backends.smoke)."""
+    from harness.backends.smoke import run_smoke
+    from harness.models.lock import get_entry
+    from harness.models.store import status, resolve_model_path
+
+    try:
+        pulled = status(get_entry(SMOKE_MODEL)) == "pulled"
+    except Exception as e:
+        return {"ok": False, "skipped": True, "message": f"no test generation: {e}", "hint": "restore models.lock"}
+    if not pulled:
+        return {"ok": False, "skipped": True, "message": f"no test generation: {SMOKE_MODEL} is not pulled",
+                "hint": f"harness models pull {SMOKE_MODEL}"}
+    return {"model": SMOKE_MODEL, **run_smoke(resolve_model_path(SMOKE_MODEL))}
 
 
 def _ollama_info() -> dict[str, Any]:
@@ -83,13 +107,16 @@ def diagnose(report: dict[str, Any]) -> list[dict[str, str]]:
     lc, gpus = report.get("llama_cpp", {}), report.get("system", {}).get("gpus", [])
     if not lc.get("importable"):
         add("error", f"llama-cpp-python does not import: {lc.get('error')}",
-            f"reinstall it: .venv/bin/pip install --force-reinstall llama-cpp-python=={LLAMA_CPP_VERSION}")
+            rebuild_hint())
     elif gpus and not lc.get("gpu_offload"):
         add("warn", f"{gpus[0]['name']} found but llama-cpp-python is a CPU-only build",
             cuda_install_command(gpus[0].get("compute_capability")))
     elif lc.get("gpu_offload") and not gpus and report.get("system", {}).get("os", "").startswith("Linux"):
         add("warn", "this llama-cpp-python build can offload to a GPU, but no NVIDIA GPU/driver is visible",
             "check the driver with `nvidia-smi`; --device auto will use the CPU meanwhile")
+    smoke = report.get("llama_cpp", {}).get("smoke")
+    if smoke and not smoke.get("ok") and not smoke.get("skipped"):
+        add("error", smoke.get("message", "the test generation failed"), smoke.get("hint") or "run `harness doctor` again")
     models = report.get("models")
     if isinstance(models, dict):
         add("error", f"models.lock cannot be read: {models.get('error')}", "restore models.lock from the repository")
@@ -115,14 +142,17 @@ def diagnose(report: dict[str, Any]) -> list[dict[str, str]]:
     return problems
 
 
-def collect() -> dict[str, Any]:
+def collect(*, smoke: bool = True) -> dict[str, Any]:
     from harness import __version__
     from harness.sysinfo import system_info
 
+    llama = _llama_cpp_info()
+    if smoke and llama.get("importable"):
+        llama["smoke"] = smoke_check()
     report = {
         "harness": __version__,
         "system": system_info(),
-        "llama_cpp": _llama_cpp_info(),
+        "llama_cpp": llama,
         "ollama": _ollama_info(),
         "openai": _openai_info(),
         "disk": _disk_info(),
@@ -138,9 +168,18 @@ def _gib(b: int | None) -> str:
 
 def register(app: typer.Typer) -> None:
     @app.command("doctor")
-    def doctor_cmd(as_json: bool = JsonOpt) -> None:
-        """What this machine can do: CPU/GPU, each backend (llama.cpp, Ollama, OpenAI-compatible), disk, models; and fixes."""
-        report = collect()
+    def doctor_cmd(
+        as_json: bool = JsonOpt,
+        no_smoke: bool = typer.Option(False, "--no-smoke", help="Skip the test generation (about 1-2 s)."),
+        build_check: bool = typer.Option(
+            False, "--build-check", help="Only the llama.cpp build check: one real generation in a child process; "
+            "exit 1 when it fails (scripts/setup runs this)."),
+    ) -> None:
+        """What this machine can do: CPU/GPU, llama.cpp's build and a test generation, each backend, disk, models; and fixes."""
+        if build_check:
+            _build_check(as_json)
+            return
+        report = collect(smoke=not no_smoke)
         if as_json:
             emit_json(report)
             return
@@ -157,6 +196,8 @@ def register(app: typer.Typer) -> None:
         if lc.get("importable"):
             con.print(f"[bold]llama.cpp[/] llama-cpp-python {lc['version']}, GPU offload: "
                       f"{'yes' if lc['gpu_offload'] else 'no (CPU-only build)'}", highlight=False, soft_wrap=True)
+            for line in build_lines(lc):
+                con.print(f"          {line}", highlight=False, soft_wrap=True)
         else:
             con.print(f"[bold]llama.cpp[/] not importable: {lc.get('error')}", highlight=False, soft_wrap=True)
         con.print(f"[bold]Ollama[/]   {ol['host']}: " + (
@@ -178,3 +219,41 @@ def register(app: typer.Typer) -> None:
         for p in report["problems"]:
             color = {"error": "red", "warn": "yellow"}.get(p["level"], "cyan")
             con.print(f"[{color}]{p['level']}:[/] {p['problem']}\n  -> {p['fix']}", highlight=False, soft_wrap=True)
+
+
+def build_lines(lc: dict[str, Any]) -> list[str]:
+    """The llama.cpp rows of the doctor's table: compiled features, how it was built, the test generation."""
+    b = lc.get("build") or {}
+    lines = [f"compiled: {' '.join(lc.get('build_flags') or []) or 'no CPU features reported'}",
+             "built by scripts/setup with CMAKE_ARGS=" + repr(b["cmake_args"]) if b.get("built_by")
+             else "built elsewhere (not by scripts/setup): its CMake flags are unknown"]
+    if b.get("amx"):
+        lines.append("AMX compiled in: models load without extra buffer types (no weight repacking) to avoid "
+                     "llama.cpp's AMX crash" if not b.get("extra_bufts") else
+                     f"AMX compiled in and allowed ({ALLOW_AMX_ENV}=1): it crashes on some CPUs")
+    smoke = lc.get("smoke")
+    if smoke:
+        lines.append(smoke_line(smoke))
+    return lines
+
+
+def smoke_line(smoke: dict[str, Any]) -> str:
+    if smoke.get("ok"):
+        rate = smoke.get("decode_tok_s")
+        return (f"test generation ok: {smoke.get('tokens')} tokens on {smoke.get('model', SMOKE_MODEL)}, "
+                f"{rate:.0f} tok/s decode" if rate else f"test generation ok: {smoke.get('tokens')} tokens")
+    return smoke.get("message", "test generation failed")
+
+
+def _build_check(as_json: bool) -> None:
+    smoke = smoke_check()
+    if as_json:
+        emit_json(smoke)
+    else:
+        con = out_console(False)
+        color = "green" if smoke.get("ok") else "red"
+        con.print(f"[{color}]llama.cpp: {smoke_line(smoke)}[/]", highlight=False, soft_wrap=True)
+        if not smoke.get("ok") and smoke.get("hint"):
+            con.print(f"  -> {smoke['hint']}", highlight=False, soft_wrap=True)
+    if not smoke.get("ok"):
+        raise typer.Exit(1)

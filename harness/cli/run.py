@@ -94,7 +94,10 @@ def register(app: typer.Typer) -> None:
         if as_json:
             emit_json(run_result(completion, info, model=info.model, backend=backend))  # info.model: never a path
             return
-        # The timing block goes to stderr, so stdout stays the reply alone (pipe-friendly).
+        # The timing block goes to stderr, so stdout stays the reply alone (pipe-friendly). It starts
+        # with an empty line: where stdout and stderr are captured apart and shown one after the other
+        # (CI logs, subprocess output), the reply's last line and "load duration" stay apart.
+        err_console.print()
         width = max(len(k) for k, _ in timing_lines(completion, info)) + 2
         for label, value in timing_lines(completion, info):
             err_console.print(f"{label + ':':<{width}}{value}", highlight=False, soft_wrap=True)

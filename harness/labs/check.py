@@ -91,14 +91,10 @@ def _failure(spec: LabSpec, o: ChildOutcome, timeout: float) -> CheckError:
         return CheckError(kind="memory", message=f"ran out of memory (the cap is {spec.memory_mb} MB)",
                           traceback=o.stderr[-4000:] or None)
     if o.returncode is not None and o.returncode < 0:
-        import signal
+        from harness.native_crash import crash_advice, signal_name
 
-        try:
-            name = signal.Signals(-o.returncode).name
-        except ValueError:
-            name = str(-o.returncode)
-        why = "; perhaps memory: the system killed it" if name == "SIGKILL" else ""
-        return CheckError(kind="crash", message=f"the process was killed by {name}{why}", traceback=o.stderr[-4000:] or None)
+        message, hint = crash_advice(signal_name(o.returncode) or str(-o.returncode), o.stderr, what="the lab's process")
+        return CheckError(kind="crash", message=message, hint=hint, traceback=o.stderr[-4000:] or None)
     return CheckError(kind="crash", message=f"the process exited with code {o.returncode} before reporting a result",
                       traceback=o.stderr[-4000:] or None)
 

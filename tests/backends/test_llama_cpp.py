@@ -271,3 +271,22 @@ def test_harness_flash_attn_turns_it_off_for_chat_models(chat_model_path, monkey
     monkeypatch.setenv("HARNESS_FLASH_ATTN", "yes")
     with pytest.raises(BackendError, match="HARNESS_FLASH_ATTN='yes' is neither 0 nor 1"):
         open_backend("llama-cpp", "smollm2-135m", device="cpu", n_ctx=256)
+
+
+def test_an_amx_build_loads_without_extra_buffer_types(chat, chat_model_path, monkeypatch):
+    """The AMX guard (harness/llama_build.py): on a build with AMX compiled in, models load with
+    use_extra_bufts off, where llama.cpp's AMX buffer lives; the answers stay the same."""
+    import llama_cpp
+
+    from harness.backends import llama_cpp as backend_module
+
+    monkeypatch.setattr(backend_module, "amx_guard_needed", lambda flags: True)
+    be = open_backend("llama-cpp", "smollm2-135m", device="cpu", threads=1, n_ctx=1024)
+    try:
+        assert be.extra_bufts is False and be.info().extra["extra_bufts"] is False
+        assert be._llm.model_params.use_extra_bufts is False  # what llama_model_load_from_file received
+        assert be.chat(QUESTION, max_tokens=24).text == chat.chat(QUESTION, max_tokens=24).text
+    finally:
+        be.close()
+    assert llama_cpp.llama_cpp.llama_model_default_params().use_extra_bufts is True  # restored after the load
+    assert chat.extra_bufts is True  # this build has no AMX: repacking stays on

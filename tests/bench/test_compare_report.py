@@ -232,3 +232,24 @@ def test_bench_summary_reports_the_host_probe_and_a_drift(run_factory, result_fa
 
     assert re.search(r"host probe: 9\d\.\d-9\d\.\d tok/s around the 2 cells \(3% apart\)\n", printed(95.0, 98.0))
     assert "(17% apart: the machine drifted during this run)" in printed(90.0, 105.0)
+
+
+def test_a_different_llama_cpp_build_is_noted(run_factory, result_factory):
+    from harness.bench.schema import LlamaCppBuild, SystemInfo
+
+    def result(build):
+        system = SystemInfo(os="Linux test", python="3.11", harness_version="0.1.0", cpu_model="Test CPU",
+                            cpu_cores_logical=2, llama_cpp_version="0.3.36", llama_cpp_build=build)
+        return result_factory([run_factory()], system=system)
+
+    no_amx = LlamaCppBuild(cpu_features=["AVX2", "AVX512", "REPACK"], amx=False, extra_bufts=True,
+                           cmake_args="-DCMAKE_C_FLAGS=-mno-amx-int8", built_by="scripts/setup")
+    amx = LlamaCppBuild(cpu_features=["AVX2", "AVX512", "AMX_INT8", "REPACK"], amx=True, extra_bufts=False)
+    same = compare([result(no_amx), result(no_amx)], ["a", "b"])
+    assert not any("builds differ" in n for n in same.notes)
+    cmp = compare([result(no_amx), result(amx), result(None)], ["a", "b", "c"])
+    notes = [n for n in cmp.notes if "llama.cpp builds differ" in n]
+    assert len(notes) == 2
+    assert "AMX off" in notes[0] and "AMX on, extra buffer types off; flags unknown" in notes[0]
+    assert "build not recorded" in notes[1]
+    assert "builds differ" in to_markdown(cmp)

@@ -118,7 +118,7 @@ def test_model_rejects_unknown_tool():
 
 
 def test_a_v1_file_is_migrated_and_has_no_probe(run_factory, result_factory, tmp_path):
-    """v1 (before the host probe) is read as v2 without a probe, never refused or misread."""
+    """v1 (before the host probe) is read as the current version without a probe, never refused or misread."""
     data = result_factory([run_factory()]).model_dump(mode="json", exclude_none=True)
     data["schema_version"] = 1
     for run in data["runs"]:
@@ -126,6 +126,19 @@ def test_a_v1_file_is_migrated_and_has_no_probe(run_factory, result_factory, tmp
     path = tmp_path / "v1.json"
     path.write_text(json.dumps(data))
     res = bio.read_result(path)
-    assert res.schema_version == SCHEMA_VERSION == 2
+    assert res.schema_version == SCHEMA_VERSION == 3
     assert res.runs[0].host_probe is None and res.systems["sys-test"].host_probe_method is None
+    assert res.systems["sys-test"].llama_cpp_build is None
     assert res.runs[0].throughput.tg_tok_s == result_factory([run_factory()]).runs[0].throughput.tg_tok_s
+
+
+def test_a_v2_file_is_migrated_and_has_no_build_record(run_factory, result_factory, tmp_path):
+    """v2 (before llama_cpp_build) reads as v3 with the build unknown."""
+    data = result_factory([run_factory()]).model_dump(mode="json", exclude_none=True)
+    data["schema_version"] = 2
+    for system in data["systems"].values():
+        system.pop("llama_cpp_build", None)
+    path = tmp_path / "v2.json"
+    path.write_text(json.dumps(data))
+    res = bio.read_result(path)
+    assert res.schema_version == 3 and res.systems["sys-test"].llama_cpp_build is None
