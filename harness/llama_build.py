@@ -170,7 +170,7 @@ def _build_wheel(want: dict[str, Any], dest: Path) -> Path:
     env = dict(os.environ, CMAKE_ARGS=want["cmake_args"],
                CMAKE_BUILD_PARALLEL_LEVEL=os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2)))
     print(f"==> building llama-cpp-python {want['version']} from source with CMAKE_ARGS={want['cmake_args']!r}"
-          " (~5 min on 2 cores)", flush=True)
+          " (~6 min on 2 cores)", flush=True)
     with tempfile.TemporaryDirectory(prefix="harness-llama-build-") as tmp:
         log = Path(tmp) / "build.log"
         # --no-binary: never a prebuilt wheel from an index or find-links; --no-cache-dir: never pip's

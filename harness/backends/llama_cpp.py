@@ -133,11 +133,22 @@ def _crash_for_tests() -> None:
         os.kill(os.getpid(), signal.Signals[name])
 
 
-def _flash_attn_wanted() -> bool:
-    value = os.environ.get("HARNESS_FLASH_ATTN", "1").strip()
-    if value not in ("0", "1"):
-        raise BackendError(f"HARNESS_FLASH_ATTN={value!r} is neither 0 nor 1", hint="unset it (on), or set 0 (off) or 1 (on)")
-    return value == "1"
+# Flash attention for chat models, unless HARNESS_FLASH_ATTN says otherwise. Off: llama.cpp's logits
+# are then bit-identical at any thread count, while with it on decode depends on the thread count
+# past 512 KV cells (docs/benchmarks.md), and the dspy lab's reference, calibrated with it on an
+# AVX-512 Xeon, fell below its McNemar bar on an AVX2 EPYC (p 0.0625; off: 0.016 there, 0.0039 on
+# the Xeon). Cold-prompt speed figures (the throughput cell, the host probe, bench-decode) turn it
+# on, as llama.cpp's own tools do ("auto"): prefill ~1.2x faster here (pp512, 2 cores).
+CHAT_FLASH_ATTN = False
+
+
+def flash_attn_setting(default: bool = CHAT_FLASH_ATTN) -> bool:
+    """HARNESS_FLASH_ATTN=1 / 0 when set, else `default`."""
+    value = os.environ.get("HARNESS_FLASH_ATTN", "").strip()
+    if value not in ("", "0", "1"):
+        raise BackendError(f"HARNESS_FLASH_ATTN={value!r} is neither 0 nor 1",
+                           hint="unset it (the harness's default), or set 0 (off) or 1 (on)")
+    return default if value == "" else value == "1"
 
 
 class LlamaCppBackend:
@@ -190,12 +201,8 @@ class LlamaCppBackend:
             n_batch = min(n_batch or 512, n_ctx)
             self.threads = threads or default_threads()
         self.n_ctx, self.n_batch = n_ctx, n_batch
-        # llama.cpp's own default (llama-bench, llama-server, llama-cli) is flash attention "auto",
-        # which turns it on for the CPU and CUDA; llama-cpp-python can only say on or off and says off.
-        # On: prefill ~1.2x faster here (pp512, 2 cores). Embedding models keep llama-cpp-python's off.
-        # HARNESS_FLASH_ATTN=0 turns it off for chat models: with it on, decode logits depend on the
-        # thread count past 512 KV cells (docs/benchmarks.md), off they are bit-identical.
-        self.flash_attn = (role == "chat" and _flash_attn_wanted()) if flash_attn is None else flash_attn
+        # Embedding models keep llama-cpp-python's off; chat models: CHAT_FLASH_ATTN says why.
+        self.flash_attn = (role == "chat" and flash_attn_setting()) if flash_attn is None else flash_attn
 
         offload = bool(llama_cpp.llama_supports_gpu_offload())
         gpus = [] if device == "cpu" else detect_gpus()

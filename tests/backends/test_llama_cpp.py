@@ -261,13 +261,17 @@ def test_flash_attention_decode_depends_on_the_thread_count_past_512_cells(chat_
     assert not np.array_equal(on1[1], on2[1])
 
 
-def test_harness_flash_attn_turns_it_off_for_chat_models(chat_model_path, monkeypatch):
-    monkeypatch.setenv("HARNESS_FLASH_ATTN", "0")
-    be = open_backend("llama-cpp", "smollm2-135m", device="cpu", n_ctx=256)
-    try:
-        assert be.info().extra["flash_attn"] is False
-    finally:
-        be.close()
+def test_flash_attention_is_off_for_chat_models_unless_asked(chat_model_path, monkeypatch):
+    for env, want in ((None, False), ("1", True), ("0", False)):
+        if env is None:
+            monkeypatch.delenv("HARNESS_FLASH_ATTN", raising=False)
+        else:
+            monkeypatch.setenv("HARNESS_FLASH_ATTN", env)
+        be = open_backend("llama-cpp", "smollm2-135m", device="cpu", n_ctx=256)
+        try:
+            assert be.info().extra["flash_attn"] is want, env
+        finally:
+            be.close()
     monkeypatch.setenv("HARNESS_FLASH_ATTN", "yes")
     with pytest.raises(BackendError, match="HARNESS_FLASH_ATTN='yes' is neither 0 nor 1"):
         open_backend("llama-cpp", "smollm2-135m", device="cpu", n_ctx=256)

@@ -14,6 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "servers"))
 from server_proc import canned_server, free_port, running  # noqa: E402
 
+from harness.backends.llama_cpp import CHAT_FLASH_ATTN  # noqa: E402
 from harness.backends.openai_compat import OpenAIBackend  # noqa: E402
 from harness.errors import BackendError, BackendUnavailable, ModelNotFound  # noqa: E402
 
@@ -28,7 +29,7 @@ PERSON = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"
 
 def _server_config(tmp: Path, port: int, chat: Path, embed: Path | None, api_key: str | None = None) -> Path:
     models = [{"model": str(chat), "model_alias": "smollm2-135m", "n_threads": 2, "n_threads_batch": 2,
-               "n_ctx": 2048, "flash_attn": True, "verbose": False}]
+               "n_ctx": 2048, "flash_attn": CHAT_FLASH_ATTN, "verbose": False}]
     if embed is not None:
         models.append({"model": str(embed), "model_alias": "minilm-l6-v2", "embedding": True, "n_threads": 1,
                        "n_threads_batch": 1, "n_ctx": 256, "n_batch": 256, "n_ubatch": 256, "verbose": False})

@@ -43,6 +43,9 @@ def test_bench_throughput_cli_writes_a_valid_private_file(tmp_path, chat_model_p
     run = res.runs[0]
     tp = run.throughput
     assert run.status == "ok" and run.device_used == "cpu" and run.settings.threads == 1
+    assert run.settings.flash_attn is True  # as llama-bench measures pp/tg (lab cells: off)
+    build = res.systems[run.system].llama_cpp_build  # how the llama.cpp that ran was built
+    assert build.amx is False and build.built_by == "scripts/setup" and "-mno-amx-int8" in build.cmake_args
     assert tp.pp_tokens == 32 and tp.pp_tok_s.n == 2 and tp.pp_tok_s.mean > 0
     assert tp.tg_tok_s.n == 2 and tp.tg_tok_s.mean > 0 and tp.tg_generated_tokens.max <= 8
     assert tp.pairs[0].ttft_s.n == 2 and tp.pairs[0].ttft_s.mean > 0

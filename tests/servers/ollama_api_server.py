@@ -110,13 +110,15 @@ class State:
             return 0.0
         import llama_cpp
 
+        from harness.backends.llama_cpp import CHAT_FLASH_ATTN
+
         t0 = time.perf_counter()
         if e.embedding:
             e.llm = llama_cpp.Llama(str(e.path), embedding=True, n_ctx=256, n_batch=256, n_ubatch=256,
                                     n_threads=self.threads, n_threads_batch=self.threads, verbose=False)
         else:
             e.llm = llama_cpp.Llama(str(e.path), n_ctx=2048, n_threads=self.threads, n_threads_batch=self.threads,
-                                    flash_attn=True, verbose=False)  # as the harness runs chat models
+                                    flash_attn=CHAT_FLASH_ATTN, verbose=False)  # as the harness runs chat models
         return time.perf_counter() - t0
 
 
