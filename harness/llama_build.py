@@ -112,17 +112,21 @@ def installed_build(flags: dict[str, Any] | None = None) -> dict[str, Any]:
     }
     if flags is not None:
         out["cpu_features"] = sorted(k for k, v in flags.items() if v is True)
-        out["amx"] = any(k.startswith("AMX") and v is True for k, v in flags.items())
+        out["amx"] = has_amx(flags)
         out["extra_bufts"] = not amx_guard_needed(flags)
     return out
+
+
+def has_amx(flags: dict[str, Any]) -> bool:
+    """llama.cpp's system info ({"AMX_INT8": True, ...}) says AMX code is compiled in."""
+    return any(k.startswith("AMX") and v is True for k, v in flags.items())
 
 
 def amx_guard_needed(flags: dict[str, Any]) -> bool:
     """An AMX build (one not made by scripts/setup: pipx, uv, a plain pip install on an AMX CPU)
     would crash in its AMX buffer; loading models without extra buffer types avoids it (measured on
     the crashing machine). That also turns off weight repacking, which only such a build loses."""
-    amx = any(k.startswith("AMX") and v is True for k, v in flags.items())
-    return amx and os.environ.get(ALLOW_AMX_ENV, "") != "1"
+    return has_amx(flags) and os.environ.get(ALLOW_AMX_ENV, "") != "1"
 
 
 def rebuild_hint() -> str:
