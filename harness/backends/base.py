@@ -35,6 +35,7 @@ class Completion:
     completion_tokens: int
     timings: Timings
     finish_reason: str | None = None  # "stop" | "length"
+    cached_tokens: int | None = None  # prompt tokens reused from the KV cache; None: the backend cannot tell
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

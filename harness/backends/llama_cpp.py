@@ -4,9 +4,11 @@ Generation runs the harness's own token loop, so every count is exact (prompt to
 tokens we evaluated, completion tokens the tokens we sampled), on one of two paths:
   "fast" (default): llama_decode on plain batches + llama.cpp's native sampler chain through the
       low-level bindings; a few ctypes calls per token (issue 8). Same tokens as the high-level
-      API at temperature 0 (and with the same seed above it): tested.
-  "llama.generate": llama-cpp-python's high-level generator; used for JSON-schema (grammar)
-      requests and when fast=False. The path a call used is in info().extra["generation_path"].
+      API at temperature 0 (and with the same seed above it), with and without a JSON schema:
+      tested. Greedy under a schema checks the argmax against the grammar first
+      (grammar_greedy.py): ~2x faster decode than Llama.generate's grammar over every token.
+  "llama.generate": llama-cpp-python's high-level generator, when fast=False (the tests' second
+      opinion). The path a call used is in info().extra["generation_path"].
 
 Timings (wall clock, `time.perf_counter`, the same way for every path):
   load_s        Llama(...) construction; reported on the first call after load, 0 after that
@@ -18,8 +20,13 @@ Wall clock includes the Python per-token work, which is what a user of the harne
 llama.cpp's own perf counters (llama_perf_context: pure compute time) are kept beside them in
 `last_perf` / info().extra["last_perf"] to show how much of a call Python cost.
 
-Every generation starts from an empty KV cache (no prefix reuse between calls), so repeated
-benchmark prompts are measured as cold prompts, as llama-bench does.
+Prefix reuse (prefix_cache=True, the default for chat; HARNESS_PREFIX_CACHE=0 or
+`--no-prefix-cache` turns it off): the KV cache of the last call is kept, the longest common token
+prefix with the next prompt is reused and only the rest is evaluated, as llama-server's
+cache_prompt does. Completion.cached_tokens says how many prompt tokens were reused; ttft_s is
+still request start -> first token, and prefill_tok_s counts only the tokens evaluated. The
+throughput benchmark and the host probe open their backend with prefix_cache=False: cold prompts,
+as llama-bench measures them.
 """
 
 from __future__ import annotations
@@ -37,6 +44,9 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from harness.backends.base import BackendInfo, Chunk, Completion, Message, Timings, final_completion
+from harness.backends.grammar_greedy import GreedyGrammar
+from harness.backends.llama_prefix import (RESTORE_MIN_GAIN, REUSE_ALIGN, STASH_MIN_ROWS, SavedPrefixes, exact_rows,
+                                           prompt_cache_summary, reusable_prefix)
 from harness.backends.device import ModelFootprint, choose_device, detect_gpus, process_vram_bytes, read_footprint
 from harness.errors import BackendError, BackendUnavailable
 from harness.llama_build import amx_guard_needed
@@ -151,6 +161,15 @@ def flash_attn_setting(default: bool = CHAT_FLASH_ATTN) -> bool:
     return default if value == "" else value == "1"
 
 
+def prefix_cache_setting() -> bool | None:
+    """HARNESS_PREFIX_CACHE=1 / 0 when set (`--no-prefix-cache` sets 0), else None: the default."""
+    value = os.environ.get("HARNESS_PREFIX_CACHE", "").strip()
+    if value not in ("", "0", "1"):
+        raise BackendError(f"HARNESS_PREFIX_CACHE={value!r} is neither 0 nor 1",
+                           hint="unset it (the harness's default), or set 0 (off) or 1 (on)")
+    return None if value == "" else value == "1"
+
+
 class LlamaCppBackend:
     """A GGUF model loaded in this process. role="chat": chat/stream/complete; role="embedding": embed."""
 
@@ -170,10 +189,11 @@ class LlamaCppBackend:
         fast: bool = True,
         flash_attn: bool | None = None,
         extra_bufts: bool | None = None,
+        prefix_cache: bool | None = None,
     ):
         from harness.sysinfo import default_threads
 
-        self.fast = fast  # the low-level decode loop where it can serve the request
+        self.fast = fast  # the low-level decode loop (False: Llama.generate, the tests' second opinion)
         self.last_path: str | None = None
 
         if role not in ("chat", "embedding"):
@@ -194,8 +214,9 @@ class LlamaCppBackend:
             limit = min(fp.n_ctx_train or EMBED_MAX_CTX, EMBED_MAX_CTX) if fp.arch == "bert" else (fp.n_ctx_train or EMBED_MAX_CTX)
             n_ctx = min(n_ctx or EMBED_MAX_CTX, limit)
             n_batch = n_ctx
-            # Short batches collapse when threads contend (FINDINGS): half the cores, at least 1.
-            self.threads = threads or max(1, default_threads() // 2)
+            # All cores, as for chat: the labs embed and generate one after the other, never at
+            # once (measured here, MiniLM, 150 sentences: 2 threads 61-72 texts/s, 1 thread 38-45).
+            self.threads = threads or default_threads()
         else:
             n_ctx = n_ctx or min(fp.n_ctx_train or DEFAULT_CHAT_CTX, DEFAULT_CHAT_CTX)
             n_batch = min(n_batch or 512, n_ctx)
@@ -208,6 +229,15 @@ class LlamaCppBackend:
         gpus = [] if device == "cpu" else detect_gpus()
         self.plan = choose_device(device, offload_supported=offload, gpus=gpus, footprint=fp,
                                   n_ctx=n_ctx, n_ubatch=n_batch)
+        # Prompt-prefix reuse (docs/backends.md): chat models on the CPU, flash attention off (with it
+        # on, a suffix after a cached prefix gets other logits than a cold prompt: measured, 4 of 12
+        # greedy replies differed). GPU kernels are unmeasured here: only when asked for.
+        if prefix_cache is None:
+            asked = prefix_cache_setting()
+            prefix_cache = role == "chat" and (self.plan.device != "gpu" if asked is None else asked)
+        # (llama_prefix.py's rules need cold pieces to start on multiples of REUSE_ALIGN)
+        self.prefix_cache = prefix_cache and not self.flash_attn and self.n_batch % REUSE_ALIGN == 0
+        self._kv_tokens: list[int] = []  # the leading cache rows fit for reuse (exact_rows), positions 0..n-1
         self._offload_supported = offload
         self._gpus = gpus
 
@@ -242,12 +272,17 @@ class LlamaCppBackend:
             raise BackendError(f"llama.cpp could not load {self.model_path.name}: {e}",
                                hint="check the file with `harness models verify`, or try --device cpu") from e
         self._load_s: float | None = time.perf_counter() - t0
+        if getattr(self._llm, "_is_recurrent", False) or getattr(self._llm, "_is_hybrid", False):
+            self.prefix_cache = False  # a recurrent state cannot be cut back to a prefix
+        self._saved = SavedPrefixes(self._lc, self._llm._ctx.ctx)
         self._vocab = self._llm._model.vocab
         self._piece_buf = ctypes.create_string_buffer(256)
         self._formatter = self._chat_formatter()
         self._grammars: dict[str, Any] = {}
         self.peak_vram_bytes = process_vram_bytes() if self.plan.device == "gpu" else None
         self.last_perf: dict[str, Any] | None = None
+        self._prompt_log: list[tuple[int, int, float]] = []  # (prompt tokens, from the cache, TTFT s) per call
+        self.busy_s = 0.0  # time spent generating or embedding: a lab check's profile (harness/labs/child.py)
 
     # ------------------------------------------------------------------ helpers
 
@@ -330,12 +365,15 @@ class LlamaCppBackend:
         n = self._lc.llama_token_to_piece(self._vocab, token, self._piece_buf, len(self._piece_buf), 0, False)
         return bytes(self._piece_buf[:n]) if n >= 0 else b""
 
-    def _sampler_chain(self, temperature: float, seed: int | None):
+    def _sampler_chain(self, temperature: float, seed: int | None, grammar=None):
         # The chain Llama._init_sampler builds (its repeat penalty of 1.0 is a no-op, left out),
-        # so both paths sample alike: greedy at temperature 0, else top-k/typical/top-p/min-p/temp/dist.
+        # so both paths sample alike: the grammar first, then greedy at temperature 0, else
+        # top-k/typical/top-p/min-p/temp/dist.
         lc = self._lc
         chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
         add = lambda smpl: lc.llama_sampler_chain_add(chain, smpl)  # noqa: E731  the chain owns them
+        if grammar is not None:
+            add(lc.llama_sampler_init_grammar(self._vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")))
         if temperature == 0.0:
             add(lc.llama_sampler_init_greedy())
         else:
@@ -348,34 +386,102 @@ class LlamaCppBackend:
             add(lc.llama_sampler_init_dist(lc.LLAMA_DEFAULT_SEED if seed is None else seed & 0xFFFFFFFF))
         return chain
 
-    def _fast_tokens(self, prompt_tokens: list[int], *, temperature: float, seed: int | None) -> Iterator[int]:
+    def _fast_tokens(self, prompt_tokens: list[int], *, reuse: int, temperature: float,
+                     seed: int | None, grammar=None) -> Iterator[int]:
         """Issue 8's path: llama_decode on plain batches and llama.cpp's own sampler chain, a few
-        ctypes calls per token instead of Llama.generate's per-token Python bookkeeping."""
+        ctypes calls per token instead of Llama.generate's per-token Python bookkeeping. The first
+        `reuse` prompt tokens are already in the KV cache; the rest of it is dropped. Greedy under
+        a grammar: grammar_greedy.py (the same tokens, without the grammar over every candidate)."""
         lc, llm = self._lc, self._llm
         ctx = llm._ctx.ctx
-        llm.reset()  # the high-level object's bookkeeping: its next call re-evaluates from scratch
-        lc.llama_memory_clear(lc.llama_get_memory(ctx), True)
-        chain = self._sampler_chain(temperature, seed)
-        size = ctypes.sizeof(lc.llama_token)
+        self._prefill(prompt_tokens, reuse, len(prompt_tokens))
+        greedy_grammar = GreedyGrammar(lc, self._vocab, grammar, llm.n_vocab()) if grammar is not None and temperature == 0.0 else None
+        chain = None if greedy_grammar else self._sampler_chain(temperature, seed, grammar)
         try:
-            arr = (lc.llama_token * len(prompt_tokens))(*prompt_tokens)
-            for i in range(0, len(prompt_tokens), self.n_batch):  # the prompt in n_batch pieces, as Llama.eval
-                n = min(self.n_batch, len(prompt_tokens) - i)
-                ptr = ctypes.cast(ctypes.addressof(arr) + i * size, ctypes.POINTER(lc.llama_token))
-                self._decode(lc.llama_batch_get_one(ptr, n))
             one = (lc.llama_token * 1)()
             batch_one = lc.llama_batch_get_one(one, 1)
             sample, decode = lc.llama_sampler_sample, lc.llama_decode
             while True:
-                token = sample(chain, ctx, -1)  # also accepts the token into the chain
+                # sample() also accepts the token into the chain
+                token = greedy_grammar.pick(ctx) if greedy_grammar else sample(chain, ctx, -1)
                 yield token
                 one[0] = token
                 rc = decode(ctx, batch_one)
                 if rc != 0:
                     raise BackendError(f"llama_decode failed with status {rc}",
                                        hint="the context may be full: use a larger n_ctx or a shorter prompt")
-        finally:
-            lc.llama_sampler_free(chain)
+        finally:  # generated rows are never reused (one-token batches): _kv_tokens stays the prompt's
+            if greedy_grammar:
+                greedy_grammar.close()
+            else:
+                lc.llama_sampler_free(chain)
+
+    def _prefill(self, tokens: list[int], start: int, end: int) -> None:
+        """Decode tokens[start:end] after a cache holding tokens[:start], in pieces that end where a
+        cold prompt's n_batch pieces end (Llama.eval's split), so each piece is as a cold one.
+        _kv_tokens then lists the rows fit for reuse (exact_rows)."""
+        lc, B = self._lc, self.n_batch
+        self._kv_tokens = list(tokens[:start])
+        arr = (lc.llama_token * len(tokens))(*tokens)
+        size = ctypes.sizeof(lc.llama_token)
+        i, exact = start, start
+        while i < end:
+            n = min((i // B + 1) * B, end) - i
+            ptr = ctypes.cast(ctypes.addressof(arr) + i * size, ctypes.POINTER(lc.llama_token))
+            try:
+                self._decode(lc.llama_batch_get_one(ptr, n))
+            except BaseException:
+                self._kv_tokens = []  # the cache is in an unknown state: the next call is cold
+                raise
+            if exact == i:
+                exact = exact_rows(i, i + n)
+            i += n
+        self._kv_tokens = list(tokens[:exact])
+
+    def _choose_prefix(self, prompt_tokens: list[int], reuse: int) -> int:
+        """The live cache's reusable rows, or a saved prefix's when it saves more prefill. Live rows
+        about to be overwritten are copied out first (llama_prefix.py says why)."""
+        entry, more = self._saved.best(prompt_tokens, self.n_batch)
+        restore = entry is not None and more >= reuse + RESTORE_MIN_GAIN
+        lost = len(self._kv_tokens) - (0 if restore else reuse)
+        if lost >= STASH_MIN_ROWS and self._trim_cache(len(self._kv_tokens)) == len(self._kv_tokens):
+            self._saved.save(self._kv_tokens)  # the cache now holds exactly these rows
+        if not restore:
+            return reuse
+        self._trim_cache(0)
+        if not self._saved.restore(entry):
+            self._trim_cache(0)
+            self._kv_tokens = []
+            return 0
+        self._kv_tokens = list(entry.tokens)
+        return more
+
+    def _trim_cache(self, keep: int) -> int:
+        """Drop the cache from position `keep` on (the next decode appends there); all of it when
+        keep is 0 or llama.cpp cannot drop a part. Returns how many positions were kept."""
+        lc = self._lc
+        mem = lc.llama_get_memory(self._llm._ctx.ctx)
+        if keep and lc.llama_memory_seq_rm(mem, -1, keep, -1):
+            return keep
+        lc.llama_memory_clear(mem, True)
+        return 0
+
+    def _hand_cache_to_llama(self, prompt_tokens: list[int], reuse: int) -> tuple[int, int]:
+        """Llama.generate finds its own prefix match in llm.input_ids[:llm.n_tokens]: tell it what
+        the cache holds (its logits are stale: _requires_eval makes it decode before sampling).
+        Llama.eval splits what is left in n_batch pieces from there on, so the pieces up to the last
+        n_batch boundary are decoded here: the one it evaluates is the one a cold prompt ends with.
+        Returns (prompt tokens from the cache, where Llama.eval's piece starts)."""
+        llm = self._llm
+        llm.reset()
+        reuse = self._trim_cache(reuse)
+        last_piece = max(reuse, (len(prompt_tokens) - 1) // self.n_batch * self.n_batch)
+        self._prefill(prompt_tokens, reuse, last_piece)
+        if last_piece:
+            llm.input_ids[:last_piece] = prompt_tokens[:last_piece]
+            llm.n_tokens = last_piece
+            llm._requires_eval = True
+        return reuse, last_piece
 
     def _decode(self, batch) -> None:
         rc = self._lc.llama_decode(self._llm._ctx.ctx, batch)
@@ -412,7 +518,11 @@ class LlamaCppBackend:
         llm = self._llm
         if seed is not None:
             llm.set_seed(seed)
-        llm.reset()  # empty KV cache: every call is a cold prompt, measured the same way
+        if not self.prefix_cache:
+            self._kv_tokens = []  # an empty KV cache: every call is a cold prompt
+        reuse = reusable_prefix(self._kv_tokens, prompt_tokens, self.n_batch)
+        if self.prefix_cache:
+            reuse = self._choose_prefix(prompt_tokens, reuse)
         _crash_for_tests()
         self._lc.llama_perf_context_reset(llm._ctx.ctx)
         load_s = self._take_load_s()
@@ -421,11 +531,14 @@ class LlamaCppBackend:
         scanner = _StopScanner(stop)
         n_out, ttft, finish, hit = 0, None, "length", False
         is_eog, piece_of = self._lc.llama_vocab_is_eog, self._piece
-        fast = self.fast and grammar is None
+        fast = self.fast
         self.last_path = "fast" if fast else "llama.generate"
         if fast:
-            gen = self._fast_tokens(prompt_tokens, temperature=temperature, seed=seed)
+            llm.reset()  # the high-level object's bookkeeping; _kv_tokens is the record of the cache
+            reuse = self._trim_cache(reuse)
+            gen = self._fast_tokens(prompt_tokens, reuse=reuse, temperature=temperature, seed=seed, grammar=grammar)
         else:
+            reuse, last_piece = self._hand_cache_to_llama(prompt_tokens, reuse)
             gen = llm.generate(prompt_tokens, temp=temperature, grammar=grammar, **SAMPLING)
         try:
             for token in gen:
@@ -445,12 +558,16 @@ class LlamaCppBackend:
                     break
         finally:
             gen.close()
+            if not fast and len(self._kv_tokens) == last_piece and llm.n_tokens >= n_prompt:
+                # Llama.eval evaluated the prompt's last piece in one batch (generated rows: never reused)
+                self._kv_tokens = prompt_tokens[: exact_rows(last_piece, n_prompt)]
         if not hit:  # what was held back as a possible stop-string start is output after all
             scanner.feed(decoder.decode(b"", final=True))
             tail = scanner.flush()
             if tail:
                 yield Chunk(tail)
         total = time.perf_counter() - t_start
+        self.busy_s += total
         self.last_perf = self._perf()
         if self.plan.device == "gpu":
             vram = process_vram_bytes()
@@ -460,11 +577,13 @@ class LlamaCppBackend:
         timings = Timings(
             load_s=load_s,
             ttft_s=ttft,
-            prefill_tok_s=n_prompt / ttft if ttft > 0 else None,
+            prefill_tok_s=(n_prompt - reuse) / ttft if ttft > 0 else None,  # the tokens evaluated
             decode_tok_s=(n_out - 1) / (total - ttft) if n_out > 1 and total > ttft else None,
             total_s=total,
         )
-        yield Chunk("", done=True, completion=Completion(scanner.text, n_prompt, n_out, timings, finish))
+        self._prompt_log.append((n_prompt, reuse, ttft))
+        yield Chunk("", done=True, completion=Completion(scanner.text, n_prompt, n_out, timings, finish,
+                                                         cached_tokens=reuse))
 
     def stream(
         self,
@@ -522,6 +641,7 @@ class LlamaCppBackend:
         if isinstance(texts, str):
             raise BackendError("embed() takes a list of texts", hint="wrap a single text: embed([text])")
         self._take_load_s()
+        t0 = time.perf_counter()
         llm = self._llm
         out = np.empty((len(texts), llm.n_embd()), dtype=np.float32)
         for i, text in enumerate(texts):
@@ -538,6 +658,7 @@ class LlamaCppBackend:
         if normalize and len(out):
             norms = np.linalg.norm(out, axis=1, keepdims=True)
             out /= np.where(norms == 0, 1.0, norms)
+        self.busy_s += time.perf_counter() - t0
         return out
 
     def _embed_tokens(self, tokens: list[int]) -> np.ndarray:
@@ -564,7 +685,7 @@ class LlamaCppBackend:
         lc = self._lc
         extra: dict[str, Any] = {
             "role": self.role,
-            # "fast" (low-level llama_decode loop) or "llama.generate" (high-level: JSON schema, fast=False)
+            # "fast" (low-level llama_decode loop) or "llama.generate" (high-level, fast=False)
             "generation_path": self.last_path or ("fast" if self.fast else "llama.generate"),
             "chat_template": self._formatter is not None,
             "gpus": [g.to_dict() for g in self._gpus],
@@ -574,6 +695,10 @@ class LlamaCppBackend:
             "flash_attn": self.flash_attn,
             "n_ubatch": self.n_batch,
             "extra_bufts": self.extra_bufts,
+            "prefix_cache": self.prefix_cache,
+            "busy_s": round(self.busy_s, 4),
+            "prompt_cache": {**prompt_cache_summary(self._prompt_log),
+                             "saved_prefixes": self._saved.saves, "restored_prefixes": self._saved.restores},
         }
         if self.last_perf is not None:
             extra["last_perf"] = self.last_perf
@@ -594,6 +719,8 @@ class LlamaCppBackend:
         )
 
     def close(self) -> None:
+        if getattr(self, "_saved", None) is not None:
+            self._saved.entries.clear()
         llm = getattr(self, "_llm", None)
         if llm is not None:
             llm.close()

@@ -172,16 +172,16 @@ def _run_throughput(req: dict[str, Any]) -> dict[str, Any]:
 
     pairs = tuple(tuple(p) for p in req["pairs"])
     t0 = time.perf_counter()
-    # llama-bench's setting for its pp/tg figures: flash attention on (llama.cpp's "auto"), unless
-    # HARNESS_FLASH_ATTN=0; lab cells use the chat default (off, harness/backends/llama_cpp.py)
-    fa = {}
+    # llama-bench's setting for its pp/tg figures: cold prompts, flash attention on (llama.cpp's
+    # "auto"), unless HARNESS_FLASH_ATTN=0; lab cells use the chat defaults (harness/backends/llama_cpp.py)
+    opts = {}
     if req["backend"] == "llama-cpp":
         from harness.backends.llama_cpp import flash_attn_setting
 
-        fa = {"flash_attn": flash_attn_setting(default=True)}
+        opts = {"flash_attn": flash_attn_setting(default=True), "prefix_cache": False}
     backend = open_backend(
         req["backend"], req["model"], role="chat", device=req["device"], threads=req.get("threads"),
-        n_ctx=needed_ctx(req["pp"], req["tg"], pairs), **fa,  # type: ignore[arg-type]
+        n_ctx=needed_ctx(req["pp"], req["tg"], pairs), **opts,  # type: ignore[arg-type]
     )
     load_s = time.perf_counter() - t0
     try:

@@ -27,9 +27,15 @@ def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "schema_version": 3}
 
 
+def _v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
+    # v4 added Settings.prefix_cache (optional): a v3 file did not record it, and there was no
+    # prefix reuse then (every prompt was cold), so it reads as unknown, not as on.
+    return {**data, "schema_version": 4}
+
+
 # from-version -> function returning the dict at from-version + 1. Version 1 is the first public one;
 # add an entry here (and a test) whenever SCHEMA_VERSION is bumped.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def read_result(path: Path | str) -> ResultFile:

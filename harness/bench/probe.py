@@ -42,7 +42,7 @@ class HostProbe:
         from harness.backends.registry import open_backend
 
         return cls(open_backend("llama-cpp", PROBE_MODEL, role="chat", device="cpu", threads=probe_threads(), n_ctx=256,
-                                flash_attn=True))  # fixed, whatever HARNESS_FLASH_ATTN says for the cells
+                                flash_attn=True, prefix_cache=False))  # fixed, whatever the cells' settings
 
     def sample(self) -> list[float]:
         out = []

@@ -116,6 +116,26 @@ def _ttft_plot(results: list[ResultFile], names: list[str]) -> str | None:
     return _png(fig)
 
 
+def _prompt_cache_table(results: list[ResultFile], names: list[str]) -> str | None:
+    """Per lab cell that had both: the median TTFT of prompts evaluated cold and of prompts that
+    reused a cached prefix (harness/backends/llama_cpp.py records them per call)."""
+    e = html.escape
+    rows = []
+    for name, res in zip(names, results):
+        for run in res.runs:
+            lat = run.lab.latency if run.lab else {}
+            cold, cached = lat.get("ttft_cold_p50_s"), lat.get("ttft_cached_p50_s")
+            if cold is None or cached is None or not center(cached):
+                continue
+            c = run.cell
+            rows.append(f"<tr><td>{e(Path(name).name)}</td><td>{e(f'{c.lab} · {c.model} · {c.backend} · {c.device}')}</td>"
+                        f"<td>{e(fmt_stat(cold))}</td><td>{e(fmt_stat(cached))}</td><td>{center(cold) / center(cached):.1f}x</td></tr>")
+    if not rows:
+        return None
+    return ("<table><tr><th>file</th><th>cell</th><th>TTFT p50, cold prompts</th><th>TTFT p50, cached prefix</th>"
+            "<th>cold/cached</th></tr>" + "".join(rows) + "</table>")
+
+
 def render_html(cmp: Comparison, results: list[ResultFile]) -> str:
     import matplotlib
 
@@ -140,6 +160,9 @@ def render_html(cmp: Comparison, results: list[ResultFile]) -> str:
     ):
         if png:
             parts.append(f"<h2>{e(title)}</h2><img alt='{e(title, quote=True)}' src='data:image/png;base64,{png}'>")
+    cache_table = _prompt_cache_table(results, cmp.files)
+    if cache_table:
+        parts.append("<h2>Time to first token: cold prompts vs a cached prefix</h2>" + cache_table)
     parts.append("<h2>Side by side</h2><p>Ratios are to file 1. " + e(LEGEND) + "</p><table><tr><th>cell</th><th>metric</th>")
     for i, f in enumerate(cmp.files):
         parts.append(f"<th>{e(Path(f).name)}</th>" + (f"<th>{i + 1}/1</th>" if i else ""))

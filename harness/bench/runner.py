@@ -126,6 +126,7 @@ def _settings(cell: Cell, opts: BenchOptions, info: dict[str, Any]) -> Settings:
         n_ctx=info.get("n_ctx"), threads=info.get("threads") or opts.threads, n_gpu_layers=info.get("n_gpu_layers"),
         n_batch=info.get("n_batch"), n_ubatch=(info.get("extra") or {}).get("n_ubatch"),
         flash_attn=(info.get("extra") or {}).get("flash_attn"),
+        prefix_cache=(info.get("extra") or {}).get("prefix_cache"),
         seed=opts.seed, temperature=0.0,
         repetitions=opts.repetitions if is_tp else opts.lab_repetitions,
         warmup=opts.warmup if is_tp else 0,  # a lab's first item warms the model; its load time is reported

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 3  # 2: host probe (RunResult.host_probe, SystemInfo.host_probe_method); 3: llama_cpp_build
+SCHEMA_VERSION = 4  # 2: host probe (RunResult.host_probe, SystemInfo.host_probe_method); 3: llama_cpp_build; 4: Settings.prefix_cache
 TOOL = "local-lab-harness"
 
 
@@ -100,6 +100,9 @@ class Settings(_Model):
     n_batch: int | None = None
     n_ubatch: int | None = None
     flash_attn: bool | None = None  # llama.cpp backend only; None where the backend does not say
+    prefix_cache: bool | None = Field(
+        None, description="llama.cpp backend: the KV cache of a prompt's common prefix with the call before reused; "
+        "the throughput cell is always cold")
     seed: int
     temperature: float
     repetitions: int
@@ -196,7 +199,7 @@ class Shard(_Model):
 
 
 class ResultFile(_Model):
-    schema_version: Literal[3] = SCHEMA_VERSION
+    schema_version: Literal[SCHEMA_VERSION] = SCHEMA_VERSION  # type: ignore[valid-type]  # one place for the number
     tool: Literal["local-lab-harness"] = TOOL
     harness_version: str
     created_at: str  # ISO 8601, UTC

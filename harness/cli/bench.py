@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from harness.cli.common import JsonOpt, emit_json, err_console, out_console
+from harness.cli.common import JsonOpt, PrefixCacheOpt, apply_prefix_cache, emit_json, err_console, out_console
 
 
 def bench(
@@ -29,6 +29,7 @@ def bench(
     shard: Optional[str] = typer.Option(None, "--shard", help="i/n: run only this machine's share of the matrix."),
     include_host: bool = typer.Option(False, "--include-host", help="Record host name, user and home path (off: files are meant to be shared)."),
     host_probe: bool = typer.Option(True, "--host-probe/--no-host-probe", help="Time a short fixed decode before and after each cell, so compare can tell host drift from a real difference."),
+    prefix_cache: bool = PrefixCacheOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Run labs x models x backends x devices and write one result file."""
@@ -43,6 +44,7 @@ def bench(
     from harness.errors import HarnessError
 
     export_base_urls(backend, base_url)  # the cells' child processes inherit it
+    apply_prefix_cache(prefix_cache)  # lab cells only: the throughput cell is always cold
     bad = [d for d in device if d not in ("cpu", "gpu", "auto")]
     if bad:
         raise HarnessError(f"--device {bad[0]!r} is not one of cpu, gpu, auto", "write --device cpu, --device gpu or --device auto")

@@ -23,3 +23,17 @@ def out_console(as_json: bool) -> Console:
 def emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
     sys.stdout.flush()
+
+
+PrefixCacheOpt = typer.Option(
+    True, "--prefix-cache/--no-prefix-cache",
+    help="Reuse the KV cache of the prompt prefix a call shares with the one before (llama-cpp backend; "
+         "answers are identical either way, see docs/backends.md). --no-prefix-cache: every prompt cold.")
+
+
+def apply_prefix_cache(on: bool) -> None:
+    """The lab's or cell's child process inherits the choice (read by harness/backends/llama_cpp.py)."""
+    import os
+
+    if not on:
+        os.environ["HARNESS_PREFIX_CACHE"] = "0"

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from harness.cli.common import JsonOpt, emit_json, out_console
+from harness.cli.common import JsonOpt, PrefixCacheOpt, apply_prefix_cache, emit_json, out_console
 from harness.errors import LabError
 
 DirOpt = typer.Option(None, "--dir", help="Workspace folder (default ./labs-workspace/<id>/).")
@@ -125,6 +125,12 @@ def _print_report(con, r) -> None:
             parts.append(f"{label} {fmt.format(t[key])}")
     if parts:
         con.print("[dim]timings: " + " | ".join(parts) + "[/]")
+    pc = ((r.backends.get("chat") or {}).get("extra") or {}).get("prompt_cache") or {}
+    if pc.get("calls"):
+        line = f"prompt cache: {pc['cached_tokens']} of {pc['prompt_tokens']} prompt tokens reused over {pc['calls']} calls"
+        if pc.get("ttft_cold_p50_s") is not None and pc.get("ttft_cached_p50_s") is not None:
+            line += f" | TTFT p50 cold {pc['ttft_cold_p50_s']:.3f} s, cached {pc['ttft_cached_p50_s']:.3f} s"
+        con.print(f"[dim]{line}[/]")
     for n in r.notes:
         con.print(f"note: {n}", highlight=False)
     if r.output.stdout.strip() and not r.passed:
@@ -163,12 +169,14 @@ def cmd_check(
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds (default: the lab's limit)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the model."),
     dir: Optional[Path] = DirOpt,
+    prefix_cache: bool = PrefixCacheOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Grade your solution on a real local model. Exit 0 on pass, 1 on fail."""
     from harness.backends.http_common import export_base_url
 
     export_base_url(backend, base_url)  # the grader's child process inherits it
+    apply_prefix_cache(prefix_cache)
     con = out_console(as_json)
     _warn_to(con)
     from harness.labs.spec import get_lab
@@ -236,11 +244,13 @@ def cmd_watch(
     limit: Optional[int] = typer.Option(None, "--limit"),
     dir: Optional[Path] = DirOpt,
     interval: float = typer.Option(1.0, "--interval", help="Seconds between looks at the file."),
+    prefix_cache: bool = PrefixCacheOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Re-check your solution every time you save it. Ctrl-C stops."""
     from harness.labs.workspace import default_solution_path
 
+    apply_prefix_cache(prefix_cache)
     con = out_console(as_json)
     _warn_to(con)
     spec = _watch_target(lab)

@@ -115,7 +115,7 @@ def _backend_summary(obj: Any) -> dict[str, Any] | None:
     keep = ("backend", "model", "version", "device", "n_gpu_layers", "threads", "n_ctx", "n_batch")
     summary = {k: getattr(info, k, None) for k in keep}
     # settings that change the answers or the speed (bench records them per cell)
-    summary["extra"] = {k: v for k, v in (info.extra or {}).items() if k in ("flash_attn", "n_ubatch")}
+    summary["extra"] = {k: v for k, v in (info.extra or {}).items() if k in ("flash_attn", "n_ubatch", "prefix_cache", "prompt_cache", "busy_s")}
     return summary
 
 
@@ -131,6 +131,7 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
         ctx = build_context(req)
         sys.path.insert(0, str(solution.parent))
         sys.path.insert(0, str(Path(req["lab_dir"]).resolve()))
+        t_import = time.perf_counter()
         grader = _import_file(f"_lab_grader_{req['lab_id'].replace('-', '_')}", Path(req["lab_dir"]) / "grader.py")
         try:
             module = _import_file(solution.stem, solution)
@@ -138,6 +139,7 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise
             raise _LearnerImportError(e) from e
+        import_s = time.perf_counter() - t_import
         missing = [name for name in req.get("entry", []) if not callable(getattr(module, name, None))]
         if missing:
             return _error(
@@ -156,8 +158,22 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
         for role, secs in ctx.load_s.items():
             timings.setdefault("load_s" if role == "llm" else f"load_{role}_s", round(secs, 4))
         timings.setdefault("grade_s", round(grade_s, 4))
+        # where a check's time went (docs/lab-format.md, "Timings"): the process and imports before
+        # grading, then within grade_s the models' own work
+        if req.get("_started_s") is not None:
+            timings.setdefault("startup_s", round(req["_started_s"], 4))
+        timings.setdefault("import_s", round(import_s, 4))
         out["timings"] = timings
         backends = {r: _backend_summary(o) for r, o in (("chat", ctx._llm), ("embedding", ctx._embedder)) if o is not None}
+        for role, key in (("chat", "chat_model_s"), ("embedding", "embedding_model_s")):
+            busy = (((backends.get(role) or {}).get("extra")) or {}).get("busy_s")
+            if busy is not None:
+                timings.setdefault(key, busy)
+        # TTFT of prompts evaluated cold and of those that reused a cached prefix, where both happened
+        cache = (((backends.get("chat") or {}).get("extra")) or {}).get("prompt_cache") or {}
+        if cache.get("ttft_cold_p50_s") is not None and cache.get("ttft_cached_p50_s") is not None:
+            timings.setdefault("ttft_cold_p50_s", round(cache["ttft_cold_p50_s"], 4))
+            timings.setdefault("ttft_cached_p50_s", round(cache["ttft_cached_p50_s"], 4))
         return {"ok": True, "measurement": out, "backends": backends}
     except MemoryError:
         _reserve = None
@@ -211,12 +227,23 @@ def main(argv: list[str]) -> int:
         print("usage: python -m harness.labs.child REQUEST.json", file=sys.stderr)
         return 2
     req = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    req["_started_s"] = _seconds_since_start()
     result = run(req)
     tmp = req["result"] + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(result, f, default=_jsonable)
     os.replace(tmp, req["result"])
     return 0
+
+
+def _seconds_since_start() -> float | None:
+    """How long this process took to get here: the interpreter, site-packages and harness imports."""
+    try:
+        import psutil
+
+        return max(0.0, time.time() - psutil.Process().create_time())
+    except Exception:
+        return None
 
 
 def _jsonable(obj: Any) -> Any:

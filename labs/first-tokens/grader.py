@@ -150,6 +150,30 @@ def grade(solution, ctx: LabContext) -> Measurement:
                  f"{(last['harness']['ttft_s'] or 0) * 1000:.0f} ms, {last['harness']['decode_tok_s'] or 0:.1f} tok/s, "
                  f"{last['harness']['n_tokens']} tokens")
 
+    # 5. Prompt caching: the same long instructions twice, the first time new to the model. The
+    #    learner's own stream_and_time measures both; the harness says how much came from the cache.
+    cache_runs = []
+    for question in cfg["cache_questions"]:
+        got = solution.stream_and_time(llm, f"{cfg['cache_instructions']}\n\n{question}", cfg["cache_max_tokens"])
+        c = llm.completions[-1]
+        cache_runs.append({"yours_ttft_s": float(got["ttft_s"]) if isinstance(got, dict) else None,
+                           "harness_ttft_s": c.timings.ttft_s, "prompt_tokens": c.prompt_tokens,
+                           "cached_tokens": c.cached_tokens})
+    metrics["prompt_cache"] = cache_runs
+    cold, cached = cache_runs[0], cache_runs[-1]
+    if cached["cached_tokens"]:
+        speedup = (cold["yours_ttft_s"] or 0) / cached["yours_ttft_s"] if cached["yours_ttft_s"] else None
+        notes.append(
+            f"prompt caching: the same {cold['prompt_tokens']}-token instructions took you "
+            f"{(cold['yours_ttft_s'] or 0) * 1000:.0f} ms to the first token the first time and "
+            f"{(cached['yours_ttft_s'] or 0) * 1000:.0f} ms the second time"
+            + (f" ({speedup:.1f}x faster)" if speedup else "")
+            + f", when {cached['cached_tokens']} of its {cached['prompt_tokens']} tokens came from the KV cache")
+    else:
+        notes.append("prompt caching: off for this run (--no-prefix-cache, or a backend that does not report it): "
+                     f"the same instructions took {(cold['yours_ttft_s'] or 0) * 1000:.0f} ms and "
+                     f"{(cached['yours_ttft_s'] or 0) * 1000:.0f} ms to the first token")
+
     done = llm.completions
     return Measurement(
         values=values,
@@ -157,6 +181,8 @@ def grade(solution, ctx: LabContext) -> Measurement:
         timings={
             "item_p50_s": p50(latencies),
             "item_p95_s": p95(latencies),
+            "ttft_cold_s": cold["harness_ttft_s"],  # the same instructions, new to the model ...
+            "ttft_cached_s": cached["harness_ttft_s"],  # ... and again, from the cache
             "tokens_in": sum(c.prompt_tokens for c in done),
             "tokens_out": sum(c.completion_tokens for c in done),
             "decode_tok_s_p50": p50([c.timings.decode_tok_s for c in done if c.timings.decode_tok_s]) if any(

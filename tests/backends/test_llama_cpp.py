@@ -98,11 +98,39 @@ def test_fast_path_samples_like_the_high_level_api_with_a_seed(chat):
     assert a.text == b.text == slow.text
 
 
-def test_schema_requests_use_the_high_level_path(chat):
-    chat.chat(QUESTION, max_tokens=8, schema={"type": "object", "properties": {"a": {"type": "string"}}})
-    assert chat.last_path == "llama.generate" and chat.info().extra["generation_path"] == "llama.generate"
-    chat.chat(QUESTION, max_tokens=4)
-    assert chat.info().extra["generation_path"] == "fast"
+SCHEMAS = [
+    {"type": "object", "properties": {"a": {"type": "string"}}},
+    {"type": "object", "properties": {"answer": {"type": "string", "maxLength": 40}, "n": {"type": "integer"}},
+     "required": ["answer", "n"]},
+    {"type": "object", "properties": {"expression": {"type": "string", "pattern": "^[0-9][0-9+*/(). -]{0,30}$"}},
+     "required": ["expression"], "additionalProperties": False},
+]
+
+
+def _schema_both_ways(be, schema, **kw):
+    be.fast = True
+    fast = be.chat(QUESTION, max_tokens=32, schema=schema, **kw)
+    assert be.last_path == "fast" and be.info().extra["generation_path"] == "fast"
+    be.fast = False
+    try:
+        slow = be.chat(QUESTION, max_tokens=32, schema=schema, **kw)
+        assert be.last_path == "llama.generate"
+    finally:
+        be.fast = True
+    return fast, slow
+
+
+@pytest.mark.parametrize("schema", SCHEMAS)
+def test_schema_requests_give_the_tokens_of_the_high_level_api(chat, gemma, schema):
+    """Greedy under a grammar checks the argmax first (grammar_greedy.py): the same tokens as
+    llama.cpp's grammar over every candidate, on both model families; seeded sampling too."""
+    for be in (chat, gemma):
+        fast, slow = _schema_both_ways(be, schema)
+        assert fast.text == slow.text and fast.completion_tokens == slow.completion_tokens
+        if fast.finish_reason == "stop":
+            json.loads(fast.text)
+        fast, slow = _schema_both_ways(be, schema, temperature=0.8, seed=3)
+        assert fast.text == slow.text
 
 
 def test_stream_equals_chat(chat):
@@ -151,9 +179,11 @@ def test_timings_are_positive_and_consistent(chat_model_path):
     for c in (first, second):
         t = c.timings
         assert 0 < t.ttft_s < t.total_s
-        assert t.prefill_tok_s == pytest.approx(c.prompt_tokens / t.ttft_s)
+        # over the tokens evaluated: the second call took most of the same prompt from the cache
+        assert t.prefill_tok_s == pytest.approx((c.prompt_tokens - c.cached_tokens) / t.ttft_s)
         assert t.decode_tok_s == pytest.approx((c.completion_tokens - 1) / (t.total_s - t.ttft_s))
         assert t.decode_tok_s > 0
+    assert first.cached_tokens == 0 and second.cached_tokens == (first.prompt_tokens - 8) // 4 * 4
 
 
 def test_count_tokens_and_info(chat):
