@@ -102,7 +102,8 @@ def bench_decode(args) -> None:
 
     n_ctx = max(args.n_ctx, needed_ctx(args.pp, args.max_tokens, ()))
     be = open_backend("llama-cpp", args.model, device="cpu", threads=args.threads, n_ctx=n_ctx,
-                      flash_attn=not args.no_flash_attn)  # as llama-bench runs (llama.cpp's "auto": on)
+                      flash_attn=not args.no_flash_attn,  # as llama-bench runs (llama.cpp's "auto": on)
+                      prefix_cache=False)  # cold prompts, as llama-bench measures them
     info = be.info()
     bare = Llama(str(be.model_path), n_threads=args.threads, n_threads_batch=args.threads, n_ctx=info.n_ctx,
                  n_batch=info.n_batch, n_ubatch=info.n_batch, n_gpu_layers=0, flash_attn=be.flash_attn, verbose=False)

@@ -173,6 +173,18 @@ def test_html_escapes_strings_and_embeds_plots(run_factory, result_factory):
     assert "http://" not in page and "https://" not in page  # self-contained: no external resource
 
 
+def test_html_shows_cold_and_cached_ttft_where_a_lab_has_both(run_factory, result_factory):
+    both, cold_only = run_factory(lab="dspy"), run_factory(lab="rag")
+    both.lab.latency.update(ttft_cold_p50_s=summarize([0.9]), ttft_cached_p50_s=summarize([0.3]))
+    cold_only.lab.latency.update(ttft_cold_p50_s=summarize([1.7]))
+    a = result_factory([both, cold_only])
+    page = render_html(compare([a, a], ["a.json", "b.json"]), [a, a])
+    section = page.split("Time to first token: cold prompts vs a cached prefix")[1].split("</table>")[0]
+    assert section.count("dspy") == 2 and "rag" not in section and "3.0x" in section
+    rows = {r.metric for r in compare([a, a], ["a.json", "b.json"]).rows}
+    assert {"ttft_cold_p50_s", "ttft_cached_p50_s"} <= rows  # side by side too
+
+
 def test_compare_cli_json_markdown_html(tmp_path, run_factory, result_factory):
     from harness.cli.app import app
 

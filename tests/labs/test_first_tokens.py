@@ -66,3 +66,22 @@ def test_wrong_solution_fails_on_its_mistake(chat_model_path, wrong, must_fail):
     assert not r.passed
     assert must_fail <= r.failed_criteria(), {c.name: c.value for c in r.criteria}
     assert all(any(s.startswith(f"{name}:") for s in r.next_steps) for name in must_fail)
+
+
+@pytest.mark.slow
+def test_no_prefix_cache_makes_every_prompt_cold_and_says_so(chat_model_path, monkeypatch):
+    """`harness check --no-prefix-cache`: the child inherits it, nothing is reused, the report says so."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from harness.cli.app import app
+
+    monkeypatch.setenv("HARNESS_PREFIX_CACHE", "1")  # the CLI sets 0 in this process: undone after the test
+    r = CliRunner().invoke(app, ["check", "first-tokens", "--reference", "--limit", "2", "--threads", "1",
+                                 "--no-prefix-cache", "--json"])
+    report = json.loads(r.stdout)
+    chat = report["backends"]["chat"]["extra"]
+    assert chat["prefix_cache"] is False and chat["prompt_cache"]["cached_tokens"] == 0
+    assert all(run["cached_tokens"] == 0 for run in report["metrics"]["prompt_cache"])
+    assert any(n.startswith("prompt caching: off for this run") for n in report["notes"])
