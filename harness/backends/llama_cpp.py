@@ -6,7 +6,7 @@ tokens we evaluated, completion tokens the tokens we sampled), on one of two pat
       low-level bindings; a few ctypes calls per token (issue 8). Same tokens as the high-level
       API at temperature 0 (and with the same seed above it), with and without a JSON schema:
       tested. Greedy under a schema checks the argmax against the grammar first
-      (grammar_greedy.py): ~2x faster decode than Llama.generate's grammar over every token.
+      (grammar_greedy.py): 1.4-2.6x faster decode than Llama.generate's grammar over every token.
   "llama.generate": llama-cpp-python's high-level generator, when fast=False (the tests' second
       opinion). The path a call used is in info().extra["generation_path"].
 
