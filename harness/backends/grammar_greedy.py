@@ -16,12 +16,17 @@ from typing import Any
 import numpy as np
 
 
+def grammar_sampler(lc: Any, vocab: Any, grammar: Any) -> Any:
+    """llama.cpp's grammar sampler for a llama-cpp-python LlamaGrammar (as Llama.generate builds it)."""
+    return lc.llama_sampler_init_grammar(vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8"))
+
+
 class GreedyGrammar:
     """One generation's grammar state (a llama.cpp grammar sampler) and its greedy picks."""
 
     def __init__(self, lc: Any, vocab: Any, grammar: Any, n_vocab: int):
         self._lc, self.n_vocab = lc, n_vocab
-        self._smpl = lc.llama_sampler_init_grammar(vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8"))
+        self._smpl = grammar_sampler(lc, vocab, grammar)
         if not self._smpl:
             raise ValueError("llama.cpp could not parse the grammar")
         self._one = (lc.llama_token_data * 1)()
@@ -29,7 +34,8 @@ class GreedyGrammar:
         # every candidate, as llama_token_data records (id, logit, p) over one numpy buffer
         self._all = np.zeros(n_vocab, dtype=np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True))
         self._all["id"] = np.arange(n_vocab, dtype=np.int32)
-        self._all_ptr = self._all.ctypes.data_as(ctypes.POINTER(lc.llama_token_data))
+        self._all_arr = lc.llama_token_data_array(data=self._all.ctypes.data_as(ctypes.POINTER(lc.llama_token_data)),
+                                                  size=n_vocab, selected=-1, sorted=False)
         self.full_applies = 0  # how often the argmax was refused (the cost of the slow way)
 
     def pick(self, ctx: Any) -> int:
@@ -43,8 +49,8 @@ class GreedyGrammar:
         if not np.isfinite(self._one[0].logit):  # refused: the best of what the grammar allows
             self.full_applies += 1
             self._all["logit"] = logits
-            arr = lc.llama_token_data_array(data=self._all_ptr, size=self.n_vocab, selected=-1, sorted=False)
-            lc.llama_sampler_apply(self._smpl, ctypes.byref(arr))
+            self._all_arr.size, self._all_arr.selected, self._all_arr.sorted = self.n_vocab, -1, False
+            lc.llama_sampler_apply(self._smpl, ctypes.byref(self._all_arr))
             token = int(np.argmax(self._all["logit"]))
         lc.llama_sampler_accept(self._smpl, token)
         return token

@@ -44,7 +44,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from harness.backends.base import BackendInfo, Chunk, Completion, Message, Timings, final_completion
-from harness.backends.grammar_greedy import GreedyGrammar
+from harness.backends.grammar_greedy import GreedyGrammar, grammar_sampler
 from harness.backends.llama_prefix import (RESTORE_MIN_GAIN, REUSE_ALIGN, STASH_MIN_ROWS, SavedPrefixes, exact_rows,
                                            prompt_cache_summary, reusable_prefix)
 from harness.backends.device import ModelFootprint, choose_device, detect_gpus, process_vram_bytes, read_footprint
@@ -152,22 +152,24 @@ def _crash_for_tests() -> None:
 CHAT_FLASH_ATTN = False
 
 
+def _env_switch(name: str) -> bool | None:
+    """An on/off environment variable: 1 -> True, 0 -> False, unset -> None (the caller's default)."""
+    value = os.environ.get(name, "").strip()
+    if value not in ("", "0", "1"):
+        raise BackendError(f"{name}={value!r} is neither 0 nor 1",
+                           hint="unset it (the harness's default), or set 0 (off) or 1 (on)")
+    return None if value == "" else value == "1"
+
+
 def flash_attn_setting(default: bool = CHAT_FLASH_ATTN) -> bool:
     """HARNESS_FLASH_ATTN=1 / 0 when set, else `default`."""
-    value = os.environ.get("HARNESS_FLASH_ATTN", "").strip()
-    if value not in ("", "0", "1"):
-        raise BackendError(f"HARNESS_FLASH_ATTN={value!r} is neither 0 nor 1",
-                           hint="unset it (the harness's default), or set 0 (off) or 1 (on)")
-    return default if value == "" else value == "1"
+    asked = _env_switch("HARNESS_FLASH_ATTN")
+    return default if asked is None else asked
 
 
 def prefix_cache_setting() -> bool | None:
     """HARNESS_PREFIX_CACHE=1 / 0 when set (`--no-prefix-cache` sets 0), else None: the default."""
-    value = os.environ.get("HARNESS_PREFIX_CACHE", "").strip()
-    if value not in ("", "0", "1"):
-        raise BackendError(f"HARNESS_PREFIX_CACHE={value!r} is neither 0 nor 1",
-                           hint="unset it (the harness's default), or set 0 (off) or 1 (on)")
-    return None if value == "" else value == "1"
+    return _env_switch("HARNESS_PREFIX_CACHE")
 
 
 class LlamaCppBackend:
@@ -373,7 +375,7 @@ class LlamaCppBackend:
         chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
         add = lambda smpl: lc.llama_sampler_chain_add(chain, smpl)  # noqa: E731  the chain owns them
         if grammar is not None:
-            add(lc.llama_sampler_init_grammar(self._vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")))
+            add(grammar_sampler(lc, self._vocab, grammar))
         if temperature == 0.0:
             add(lc.llama_sampler_init_greedy())
         else:
@@ -421,7 +423,6 @@ class LlamaCppBackend:
         cold prompt's n_batch pieces end (Llama.eval's split), so each piece is as a cold one.
         _kv_tokens then lists the rows fit for reuse (exact_rows)."""
         lc, B = self._lc, self.n_batch
-        self._kv_tokens = list(tokens[:start])
         arr = (lc.llama_token * len(tokens))(*tokens)
         size = ctypes.sizeof(lc.llama_token)
         i, exact = start, start
@@ -466,22 +467,20 @@ class LlamaCppBackend:
         lc.llama_memory_clear(mem, True)
         return 0
 
-    def _hand_cache_to_llama(self, prompt_tokens: list[int], reuse: int) -> tuple[int, int]:
+    def _hand_cache_to_llama(self, prompt_tokens: list[int], reuse: int) -> int:
         """Llama.generate finds its own prefix match in llm.input_ids[:llm.n_tokens]: tell it what
         the cache holds (its logits are stale: _requires_eval makes it decode before sampling).
         Llama.eval splits what is left in n_batch pieces from there on, so the pieces up to the last
         n_batch boundary are decoded here: the one it evaluates is the one a cold prompt ends with.
-        Returns (prompt tokens from the cache, where Llama.eval's piece starts)."""
+        The cache holds the first `reuse` prompt tokens. Returns where Llama.eval's piece starts."""
         llm = self._llm
-        llm.reset()
-        reuse = self._trim_cache(reuse)
         last_piece = max(reuse, (len(prompt_tokens) - 1) // self.n_batch * self.n_batch)
         self._prefill(prompt_tokens, reuse, last_piece)
         if last_piece:
             llm.input_ids[:last_piece] = prompt_tokens[:last_piece]
             llm.n_tokens = last_piece
             llm._requires_eval = True
-        return reuse, last_piece
+        return last_piece
 
     def _decode(self, batch) -> None:
         rc = self._lc.llama_decode(self._llm._ctx.ctx, batch)
@@ -533,12 +532,12 @@ class LlamaCppBackend:
         is_eog, piece_of = self._lc.llama_vocab_is_eog, self._piece
         fast = self.fast
         self.last_path = "fast" if fast else "llama.generate"
+        llm.reset()  # Llama's own bookkeeping; _kv_tokens is the record of what the cache holds
+        reuse = self._trim_cache(reuse)
         if fast:
-            llm.reset()  # the high-level object's bookkeeping; _kv_tokens is the record of the cache
-            reuse = self._trim_cache(reuse)
             gen = self._fast_tokens(prompt_tokens, reuse=reuse, temperature=temperature, seed=seed, grammar=grammar)
         else:
-            reuse, last_piece = self._hand_cache_to_llama(prompt_tokens, reuse)
+            last_piece = self._hand_cache_to_llama(prompt_tokens, reuse)
             gen = llm.generate(prompt_tokens, temp=temperature, grammar=grammar, **SAMPLING)
         try:
             for token in gen:

@@ -165,15 +165,17 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
         timings.setdefault("import_s", round(import_s, 4))
         out["timings"] = timings
         backends = {r: _backend_summary(o) for r, o in (("chat", ctx._llm), ("embedding", ctx._embedder)) if o is not None}
+        extra = {role: (b or {}).get("extra") or {} for role, b in backends.items()}
         for role, key in (("chat", "chat_model_s"), ("embedding", "embedding_model_s")):
-            busy = (((backends.get(role) or {}).get("extra")) or {}).get("busy_s")
+            busy = extra.get(role, {}).get("busy_s")
             if busy is not None:
                 timings.setdefault(key, busy)
         # TTFT of prompts evaluated cold and of those that reused a cached prefix, where both happened
-        cache = (((backends.get("chat") or {}).get("extra")) or {}).get("prompt_cache") or {}
-        if cache.get("ttft_cold_p50_s") is not None and cache.get("ttft_cached_p50_s") is not None:
-            timings.setdefault("ttft_cold_p50_s", round(cache["ttft_cold_p50_s"], 4))
-            timings.setdefault("ttft_cached_p50_s", round(cache["ttft_cached_p50_s"], 4))
+        cache = extra.get("chat", {}).get("prompt_cache") or {}
+        ttfts = ("ttft_cold_p50_s", "ttft_cached_p50_s")
+        if all(cache.get(k) is not None for k in ttfts):
+            for k in ttfts:
+                timings.setdefault(k, round(cache[k], 4))
         return {"ok": True, "measurement": out, "backends": backends}
     except MemoryError:
         _reserve = None
