@@ -203,7 +203,8 @@ def _run_lab(req: dict[str, Any]) -> dict[str, Any]:
     for _ in range(req["lab_repetitions"]):
         report = run_check(
             req["lab"], reference=True, model=req["model"], backend=req["backend"], device=req["device"],
-            threads=req.get("threads"), limit=req.get("limit"), seed=req["seed"],
+            threads=req.get("threads"), limit=req.get("limit"), seed=req["seed"], timeout_s=req.get("check_timeout_s"),
+            timeout_source="the bench's time limit per cell",
         )
         data = report.model_dump(mode="json")
         if data.get("error"):
@@ -222,13 +223,20 @@ def _run_lab(req: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
+    from harness.procs import Ended, die_with_parent, ending_signals
+
     req = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    die_with_parent(req.get("parent_pid"))  # the bench process was killed outright: end too
     out: dict[str, Any]
     t0 = time.perf_counter()
-    with VramSampler() as vram:
+    with ending_signals(), VramSampler() as vram:  # SIGTERM from the bench: the lab's child is killed first
         try:
             out = _run_throughput(req) if req["lab"] == "throughput" else _run_lab(req)
             out["status"] = "ok"
+        except Ended as e:  # stopped: no result to write
+            return e.exit_code
+        except KeyboardInterrupt:
+            return 130
         except Exception as e:  # recorded in the result file as this cell's error; the matrix goes on
             from harness.errors import HarnessError
 

@@ -24,6 +24,7 @@ from harness.bench.system import collect, private_strings, scrub, system_key
 from harness.bench.throughput import DEFAULT_PAIRS
 from harness.errors import HarnessError
 from harness.native_crash import crash_advice, signal_name
+from harness.procs import hold_ending_signals, stop, track, unblock_ending_signals
 
 
 @dataclass
@@ -87,20 +88,35 @@ def _run_cell(cell: Cell, opts: BenchOptions) -> dict[str, Any]:
             "threads": opts.threads, "seed": opts.seed, "limit": opts.limit,
             "repetitions": opts.repetitions, "warmup": opts.warmup, "lab_repetitions": opts.lab_repetitions,
             "pp": opts.pp, "tg": opts.tg, "pairs": [list(p) for p in opts.pairs], "output": str(out_path),
+            "parent_pid": os.getpid(),  # the cell dies with this process (harness/procs.py)
+            # a lab's timeout_s is sized for its default model and a learner's hang; the bench runs the
+            # reference on bigger models too, under its own cell limit
+            "check_timeout_s": opts.cell_timeout_s,
         }
         req_path = Path(tmp) / "request.json"
         req_path.write_text(json.dumps(req), encoding="utf-8")
         log_path = Path(tmp) / "stderr.log"
         with open(log_path, "wb") as log:
+            proc: subprocess.Popen | None = None
+            release = hold_ending_signals()  # until tracked: a signal right after Popen must not orphan it
             try:
-                proc = subprocess.run(
+                proc = subprocess.Popen(
                     [sys.executable, "-m", "harness.bench.cell", str(req_path)],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, timeout=opts.cell_timeout_s,
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # a native crash still prints where
+                    preexec_fn=unblock_ending_signals,  # the held mask would survive exec
                 )
-                rc = proc.returncode
+                with track(proc, own_group=False):  # an ending signal: SIGTERM, so it ends its lab child first
+                    release()
+                    rc = proc.wait(timeout=opts.cell_timeout_s)
             except subprocess.TimeoutExpired:
+                stop(proc)
                 return {"status": "error", "error": f"timed out after {opts.cell_timeout_s:.0f} s", "wall_s": opts.cell_timeout_s}
+            except BaseException:
+                if proc is not None:
+                    stop(proc)
+                release()  # last: a held signal raises here, the cell already stopped
+                raise
         if out_path.exists():
             return json.loads(out_path.read_text(encoding="utf-8"))
         tail = log_path.read_bytes()[-4000:].decode("utf-8", "replace")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
 
 from harness import __version__
 from harness.errors import HarnessError
+from harness.procs import Ended, ending_signals
 
 app = typer.Typer(
     name="harness",
@@ -42,16 +44,28 @@ def _register_commands() -> None:
 _register_commands()
 
 
-def _interrupted() -> None:
-    print(
-        "interrupted (Ctrl-C). Nothing half-written was kept in place: a partial download stays in the "
-        "store's temp folder and the same command resumes it (e.g. `harness models pull NAME`).",
-        file=sys.stderr,
-    )
-    sys.exit(130)
+def _interrupted(signum: int = signal.SIGINT) -> None:
+    from harness.cli.common import interrupt_note
+
+    name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+    note = interrupt_note() or "the command was stopped before it finished"
+    try:
+        print(f"interrupted ({name}): {note}", file=sys.stderr)
+    except OSError:  # SIGHUP: the terminal may be gone
+        pass
+    sys.exit(128 + signum)
 
 
 def main() -> None:
+    # SIGTERM / SIGHUP / SIGINT stop this command's child processes first (harness/procs.py)
+    from harness.cli.common import on_interrupt
+
+    on_interrupt(None)  # a command says what it is doing
+    with ending_signals():
+        _main()
+
+
+def _main() -> None:
     try:
         rc = app(standalone_mode=False)
         # click returns (not raises) typer.Exit(n)'s code when standalone_mode is False;
@@ -72,6 +86,8 @@ def main() -> None:
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         _interrupted()
+    except Ended as e:
+        _interrupted(e.signum)
     except (typer.Exit, SystemExit) as e:
         code = getattr(e, "exit_code", None)
         if code is None:

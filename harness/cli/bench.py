@@ -7,7 +7,9 @@ from typing import List, Optional
 
 import typer
 
-from harness.cli.common import JsonOpt, PrefixCacheOpt, apply_prefix_cache, emit_json, err_console, out_console
+from harness.cli.common import (
+    JsonOpt, PrefixCacheOpt, apply_prefix_cache, emit_json, err_console, on_interrupt, out_console,
+)
 
 
 def bench(
@@ -61,12 +63,16 @@ def bench(
         TimeElapsedColumn(), console=con, transient=as_json,
     ) as progress:
         task = progress.add_task("measuring memory bandwidth", total=n_cells)
+        on_interrupt(f"bench stopped before its first cell (of {n_cells}); no result file was written")
 
         def on_cell(i: int, n: int, cell, phase: str) -> None:
             from rich.markup import escape
 
             label = escape(f"{cell.lab} · {cell.model} · {cell.backend} · {cell.device}")
             if phase == "start":
+                done = f"after cell {i} of {n}" if i else f"in its first cell of {n}"
+                on_interrupt(f"bench stopped {done} (cell {i + 1}, {cell.lab} on {cell.model}, was ended with its "
+                             f"processes); no result file was written")
                 progress.update(task, description=label)
             else:
                 progress.advance(task)
@@ -74,6 +80,7 @@ def bench(
                     progress.console.print(f"[red]failed[/] {label}")
 
         result = run_bench(opts, on_cell)
+    on_interrupt(None)
     write_result(output, result)
     failed = [r for r in result.runs if r.status != "ok"]
     if as_json:

@@ -37,3 +37,16 @@ def apply_prefix_cache(on: bool) -> None:
 
     if not on:
         os.environ["HARNESS_PREFIX_CACHE"] = "0"
+
+
+# What an interrupt would stop right now; harness/cli/app.py prints it ("interrupted (SIGTERM): ...").
+_interrupt_note: list[str] = []
+
+
+def on_interrupt(note: str | None) -> None:
+    """Say what an interrupt (Ctrl-C, SIGTERM, SIGHUP) stops from now on, and what was kept."""
+    _interrupt_note[:] = [note] if note else []
+
+
+def interrupt_note() -> str | None:
+    return _interrupt_note[0] if _interrupt_note else None

@@ -10,8 +10,12 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from harness.cli.common import JsonOpt, PrefixCacheOpt, apply_prefix_cache, emit_json, out_console
+from harness.cli.common import (
+    JsonOpt, PrefixCacheOpt, apply_prefix_cache, emit_json, err_console, on_interrupt, out_console,
+)
 from harness.errors import LabError
+
+PROGRESS_INTERVAL_ENV = "HARNESS_PROGRESS_INTERVAL_S"  # seconds between "still running" lines (default 10)
 
 DirOpt = typer.Option(None, "--dir", help="Workspace folder (default ./labs-workspace/<id>/).")
 
@@ -109,13 +113,7 @@ def _print_report(con, r) -> None:
         con.print(f"\n[bold red]{label}{r.error.message}[/]", highlight=False)
         if r.error.traceback:
             con.print(r.error.traceback.rstrip(), highlight=False, markup=False)
-    table = Table(show_header=True)
-    for col in ("criterion", "measured", "required", "result", "what it means"):
-        table.add_column(col, overflow="fold")
-    for c in r.criteria:
-        v = "not measured" if c.value is None else f"{c.value:.4g}"
-        table.add_row(c.name, v, c.required, "[green]pass[/]" if c.passed else "[red]fail[/]", c.description)
-    con.print(table)
+    _print_criteria(con, r)
     t = r.timings
     parts = []
     for key, label, fmt in (("load_s", "model load", "{:.2f} s"), ("item_p50_s", "per item p50", "{:.3f} s"),
@@ -136,20 +134,68 @@ def _print_report(con, r) -> None:
     if r.output.stdout.strip() and not r.passed:
         con.print(f"[dim]your code printed ({r.output.stdout_bytes} bytes):[/]")
         con.print(r.output.stdout.strip()[-2000:], highlight=False, markup=False)
+    _print_next_steps(con, r)
+    if r.calibrated_on:
+        con.print(f"[dim]thresholds calibrated on: {'; '.join(r.calibrated_on)}[/]")
+
+
+def _print_criteria(con, r) -> None:
+    if r.nothing_measured():  # a table of "not measured" says nothing the error does not (--json keeps it all)
+        why = "the file did not import" if r.error.stage == "import" else "see the error above"
+        width = max(len(c.name) for c in r.criteria)
+        con.print("")
+        for c in r.criteria:
+            con.print(f"  {c.name:<{width}}   not measured ({why})", highlight=False, markup=False)
+        return
+    table = Table(show_header=True)
+    for col in ("criterion", "measured", "required", "result", "what it means"):
+        table.add_column(col, overflow="fold")
+    for c in r.criteria:
+        v = "not measured" if c.value is None else f"{c.value:.4g}"
+        table.add_row(c.name, v, c.required, "[green]pass[/]" if c.passed else "[red]fail[/]", c.description)
+    con.print(table)
+
+
+def _print_next_steps(con, r) -> None:
     if r.next_steps:
         con.print("\n[bold]what to try next[/]")
         for s in r.next_steps:
             con.print(f"  - {s}", highlight=False)
-    if r.calibrated_on:
-        con.print(f"[dim]thresholds calibrated on: {'; '.join(r.calibrated_on)}[/]")
+
+
+def _still_running(limit_s: float | None):
+    """Prints "still running: item 12 of 40, 35 s" on stderr (never into --json stdout)."""
+    from rich.markup import escape
+
+    from harness.labs.liveness import status_line
+
+    def show(progress, elapsed_s: float) -> None:  # `what` is the grader's text: printed, never parsed
+        err_console.print(f"[dim]{escape(status_line(progress, elapsed_s, limit_s))}[/]", highlight=False)
+
+    return show
+
+
+def _progress_interval() -> float:
+    import os
+
+    try:
+        value = float(os.environ.get(PROGRESS_INTERVAL_ENV) or 10.0)
+    except ValueError:
+        return 10.0
+    return value if value > 0 else 10.0
 
 
 def _check(lab: str, *, solution, reference, model, backend, device, dataset, limit, seed, timeout, threads,
            dir, record: bool):
     from harness.labs.check import run_check
+    from harness.labs.spec import get_lab
 
+    on_interrupt(f"the check of {lab} was stopped (its process was ended); nothing was saved")
+    limit_s = float(timeout) if timeout else get_lab(lab).timeout_s
     report = run_check(lab, solution, reference=reference, model=model, backend=backend, device=device,
-                       dataset=dataset, limit=limit, seed=seed, timeout_s=timeout, threads=threads, workspace_dir=dir)
+                       dataset=dataset, limit=limit, seed=seed, timeout_s=timeout, threads=threads, workspace_dir=dir,
+                       on_progress=_still_running(limit_s), progress_every_s=_progress_interval())
+    on_interrupt(None)
     if record and not reference:
         _progress().record_check(report.lab, passed=report.passed, score=report.score, lab_version=report.lab_version)
     return report
@@ -166,7 +212,7 @@ def cmd_check(
     dataset: Optional[Path] = typer.Option(None, "--dataset", help="Another data file in the lab's format."),
     limit: Optional[int] = typer.Option(None, "--limit", help="At most this many items."),
     seed: int = typer.Option(0, "--seed"),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds (default: the lab's limit)."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", min=1, help="Seconds before the check is stopped (default: the lab's limit; raise it on a slow machine)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the model."),
     dir: Optional[Path] = DirOpt,
     prefix_cache: bool = PrefixCacheOpt,

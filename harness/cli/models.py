@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from harness.cli.common import JsonOpt, emit_json, err_console, out_console
+from harness.cli.common import JsonOpt, emit_json, err_console, on_interrupt, out_console
 
 models_app = typer.Typer(help="Pinned model files: pull, verify, export to a mirror folder.", no_args_is_help=True)
 
@@ -107,6 +107,8 @@ def pull_cmd(
     con = out_console(as_json)
     results = []
     for name in names:
+        on_interrupt(f"the pull of {name} was stopped. Nothing half-written was kept in place: the partial "
+                     f"download stays in the store's temp folder and `harness models pull {name}` resumes it.")
         with _progress_bar(enabled=True) as prog:
             r = pull(name, force=force, offline=offline, mirrors=[str(from_dir)] if from_dir else [], progress=prog,
                      lock_path=lock, on_wait=lambda n: err_console.print(f"waiting for another pull of {n} to finish ..."))  # fmt: skip

@@ -124,3 +124,17 @@ def mcnemar_exact(a_correct: Sequence[bool], b_correct: Sequence[bool]) -> McNem
     k = min(b, c)
     tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
     return McNemarResult(b=b, c=c, p_value=min(1.0, 2 * tail))
+
+
+def cohen_kappa(a: Sequence[bool], b: Sequence[bool]) -> float | None:
+    """Cohen's kappa of two raters' yes/no judgements of the same items: (p_o - p_e) / (1 - p_e).
+    None when undefined: both raters gave one and the same label to every item (p_e = 1)."""
+    if len(a) != len(b) or not a:
+        raise ValueError("kappa needs two equally long, non-empty lists")
+    n = len(a)
+    po = sum(bool(x) == bool(y) for x, y in zip(a, b)) / n
+    pa, pb = sum(map(bool, a)) / n, sum(map(bool, b)) / n
+    pe = pa * pb + (1 - pa) * (1 - pb)
+    if pe >= 1:
+        return None
+    return (po - pe) / (1 - pe)

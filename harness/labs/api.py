@@ -50,6 +50,13 @@ class LabContext:
     _llm: Any = None
     _embedder: Any = None
     load_s: dict[str, float] = field(default_factory=dict)
+    _progress_out: Any = None  # harness.labs.liveness.ProgressWriter, when the engine listens
+
+    def progress(self, done: int, total: int, what: str = "item") -> None:
+        """Call once per item: while a check runs the learner sees "still running: item 12 of 40, 35 s",
+        so a hang shows early. Costs one small write; does nothing when nobody listens."""
+        if self._progress_out is not None:
+            self._progress_out.send(done, total, what)
 
     @property
     def llm(self):

@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 from harness import __version__
 from harness.errors import LabError
+from harness.labs.liveness import ItemProgress
 from harness.labs.report import CheckError, CheckReport, LearnerOutput, criteria_rows, next_steps
 from harness.labs.runner import ChildOutcome, run_child
 from harness.labs.spec import LabSpec, get_lab
 from harness.labs.workspace import default_solution_path
 
 MEMORY_HINTS = ("MemoryError", "std::bad_alloc", "Cannot allocate memory", "failed to allocate", "out of memory")
+
+
+LAB_LIMIT = "the lab's time limit"
 
 
 def run_check(
@@ -30,11 +35,16 @@ def run_check(
     limit: int | None = None,
     seed: int = 0,
     timeout_s: float | None = None,
+    timeout_source: str = "the --timeout given",
     threads: int | None = None,
     labs_root: Path | None = None,
     workspace_dir: Path | None = None,
+    on_progress: Callable[[ItemProgress | None, float], None] | None = None,
+    progress_every_s: float = 10.0,
 ) -> CheckReport:
-    """Grade `solution` (default: the workspace file; reference=True: the lab's solution.py)."""
+    """Grade `solution` (default: the workspace file; reference=True: the lab's solution.py).
+    timeout_source names who set timeout_s in a timeout's message (the lab's limit when it is None).
+    on_progress(last ctx.progress or None, elapsed s) is called every progress_every_s while it runs."""
     spec = get_lab(lab_id, labs_root)
     if reference and solution is not None:
         raise LabError("give either a solution file or --reference, not both", "drop one of them")
@@ -62,6 +72,7 @@ def run_check(
         "config": spec.grader,
     }
     timeout = float(timeout_s) if timeout_s else spec.timeout_s
+    source = timeout_source if timeout_s else LAB_LIMIT
     outcome = run_child(
         request,
         cwd=path.resolve().parent,
@@ -69,8 +80,10 @@ def run_check(
         memory_mb=spec.memory_mb,
         device=device,
         threads=threads,
+        on_progress=on_progress,
+        progress_every_s=progress_every_s,
     )
-    return build_report(spec, outcome, timeout=timeout, solution_label="reference" if reference else _label(path),
+    return build_report(spec, outcome, timeout=timeout, timeout_source=source, solution_label="reference" if reference else _label(path),
                         model=chat, backend=backend, device=device, seed=seed, limit=limit, dataset=dataset)
 
 
@@ -82,11 +95,16 @@ def _label(path: Path) -> str:
     # relpath can climb out of cwd ("../../x.py"): still no home path in it.
 
 
-def _failure(spec: LabSpec, o: ChildOutcome, timeout: float) -> CheckError:
+def _failure(spec: LabSpec, o: ChildOutcome, timeout: float, timeout_source: str) -> CheckError:
     """Why the child produced no result."""
     if o.timed_out:
-        return CheckError(kind="timeout", message=f"stopped after {timeout:g} s (the lab's time limit)",
-                          hint="look for an endless loop or a call that waits forever, or raise --timeout.")
+        # said by who set the limit, not guessed from its value: a bench cell's limit may equal the lab's
+        basis = f"; {spec.timeout_basis}" if spec.timeout_basis and timeout_source == LAB_LIMIT else ""
+        where = f", after {o.progress}" if o.progress else ""
+        return CheckError(kind="timeout", message=f"stopped after {timeout:g} s ({timeout_source}{basis}){where}",
+                          hint="look for an endless loop or a call that waits forever (a model call with a large "
+                               "max_tokens, a loop that never ends); on a slow machine give it more time with "
+                               "--timeout SECONDS.")
     if any(h in o.stderr for h in MEMORY_HINTS):
         return CheckError(kind="memory", message=f"ran out of memory (the cap is {spec.memory_mb} MB)",
                           traceback=o.stderr[-4000:] or None)
@@ -99,7 +117,8 @@ def _failure(spec: LabSpec, o: ChildOutcome, timeout: float) -> CheckError:
                       traceback=o.stderr[-4000:] or None)
 
 
-def build_report(spec: LabSpec, o: ChildOutcome, *, timeout: float, solution_label: str, model: str | None,
+def build_report(spec: LabSpec, o: ChildOutcome, *, timeout: float, solution_label: str,
+                 timeout_source: str = LAB_LIMIT, model: str | None,
                  backend: str, device: str, seed: int, limit: int | None, dataset: Path | None) -> CheckReport:
     values: dict = {}
     metrics: dict = {}
@@ -109,7 +128,7 @@ def build_report(spec: LabSpec, o: ChildOutcome, *, timeout: float, solution_lab
     backends: dict = {}
     error: CheckError | None = None
     if o.result is None:
-        error = _failure(spec, o, timeout)
+        error = _failure(spec, o, timeout, timeout_source)
     elif not o.result.get("ok"):
         e = o.result["error"]
         error = CheckError(**e)

@@ -62,7 +62,7 @@ def _is_harness_frame(filename: str) -> bool:
     return filename == __file__ or filename.endswith(os.path.join("harness", "labs", "child.py"))
 
 
-def _import_file(name: str, path: Path) -> ModuleType:
+def import_file(name: str, path: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {path}")
@@ -78,7 +78,7 @@ def _open_backend(backend: str, model: str, role: str, device: str, threads: int
     if ":" in backend and not backend.startswith(("http://", "https://")):
         target, _, attr = backend.rpartition(":")
         if target.endswith(".py"):
-            module = _import_file(f"_harness_backend_{abs(hash(target))}", Path(target))
+            module = import_file(f"_harness_backend_{abs(hash(target))}", Path(target))
         else:
             module = importlib.import_module(target)
         return getattr(module, attr)(model, role=role, device=device, threads=threads)
@@ -89,6 +89,7 @@ def _open_backend(backend: str, model: str, role: str, device: str, threads: int
 
 def build_context(req: dict[str, Any]):
     from harness.labs.api import LabContext
+    from harness.labs.liveness import ProgressWriter
 
     models = req.get("models") or {}
     backend, device, threads = req["backend"], req["device"], req.get("threads")
@@ -103,6 +104,7 @@ def build_context(req: dict[str, Any]):
         config=req.get("config") or {},
         _llm_factory=(lambda: _open_backend(backend, chat, "chat", device, threads)) if chat else None,
         _embedder_factory=(lambda: _open_backend(backend, emb, "embedding", device, threads)) if emb else None,
+        _progress_out=ProgressWriter(req["progress_fd"]) if req.get("progress_fd") is not None else None,
     )
 
 
@@ -132,9 +134,9 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
         sys.path.insert(0, str(solution.parent))
         sys.path.insert(0, str(Path(req["lab_dir"]).resolve()))
         t_import = time.perf_counter()
-        grader = _import_file(f"_lab_grader_{req['lab_id'].replace('-', '_')}", Path(req["lab_dir"]) / "grader.py")
+        grader = import_file(f"_lab_grader_{req['lab_id'].replace('-', '_')}", Path(req["lab_dir"]) / "grader.py")
         try:
-            module = _import_file(solution.stem, solution)
+            module = import_file(solution.stem, solution)
         except BaseException as e:  # a syntax error or a crash at import is the learner's
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise
@@ -185,7 +187,8 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
         tb, _ = learner_traceback(e, solution, cwd)
         if isinstance(e, SyntaxError):
             tb = "".join(traceback.format_exception_only(type(e), e)).replace(str(solution), _display_path(str(solution), cwd))
-        return _error("learner_exception", f"importing your file failed: {type(e).__name__}: {e}", traceback=tb)
+        return _error("learner_exception", f"importing your file failed: {type(e).__name__}: {e}", traceback=tb,
+                      stage="import")
     except SystemExit as e:
         tb, func = learner_traceback(e, solution, cwd)
         return _error("learner_exception", f"your code called sys.exit({e.code!r})", traceback=tb)
@@ -220,8 +223,10 @@ class _LearnerImportError(Exception):
         self.original = original
 
 
-def _error(kind: str, message: str, *, traceback: str | None = None, hint: str | None = None) -> dict[str, Any]:
-    return {"ok": False, "error": {"kind": kind, "message": message, "traceback": traceback, "hint": hint}}
+def _error(kind: str, message: str, *, traceback: str | None = None, hint: str | None = None,
+           stage: str | None = None) -> dict[str, Any]:
+    error = {"kind": kind, "message": message, "traceback": traceback, "hint": hint}
+    return {"ok": False, "error": {**error, "stage": stage} if stage else error}
 
 
 def main(argv: list[str]) -> int:

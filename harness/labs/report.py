@@ -30,6 +30,7 @@ class CheckError(BaseModel):
     message: str
     hint: str | None = None
     traceback: str | None = None  # the learner's frames only
+    stage: str | None = None  # "import": the learner's file failed to import, so nothing was measured
 
 
 class LearnerOutput(BaseModel):
@@ -71,6 +72,11 @@ class CheckReport(BaseModel):
 
     def failed_criteria(self) -> set[str]:
         return {c.name for c in self.criteria if not c.passed}
+
+    def nothing_measured(self) -> bool:
+        """An error stopped the run before any criterion was measured (an import error, a missing
+        entry function, sys.exit at import, a crash or a timeout before the first value)."""
+        return self.error is not None and bool(self.criteria) and all(c.value is None for c in self.criteria)
 
 
 def criteria_rows(spec: LabSpec, values: dict[str, float | None]) -> list[CriterionRow]:

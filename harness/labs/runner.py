@@ -18,9 +18,11 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 import harness
+from harness.labs.liveness import ItemProgress, ProgressReader
+from harness.procs import die_with_parent_preexec, hold_ending_signals, track
 
 OUTPUT_CAP_BYTES = 64 * 1024  # kept of each stream: the first half and the last half
 
@@ -78,6 +80,7 @@ class ChildOutcome:
     stderr_bytes: int
     memory_limit: str | None  # "RLIMIT_AS" | "RLIMIT_DATA" | None
     extra: dict[str, Any] = field(default_factory=dict)
+    progress: ItemProgress | None = None  # the grader's last ctx.progress()
 
 
 def _gpu_visible() -> bool:
@@ -126,44 +129,63 @@ def run_child(
     device: str = "auto",
     threads: int | None = None,
     output_cap: int = OUTPUT_CAP_BYTES,
+    on_progress: Callable[[ItemProgress | None, float], None] | None = None,
+    progress_every_s: float = 10.0,
 ) -> ChildOutcome:
+    """on_progress(last ctx.progress or None, elapsed s) is called every progress_every_s while it runs."""
     kind = memory_limit_kind(device) if memory_mb else None
     with tempfile.TemporaryDirectory(prefix="harness-check-") as tmp:
         req_path = Path(tmp) / "request.json"
         result_path = Path(tmp) / "result.json"
-        req_path.write_text(json.dumps({**request, "result": str(result_path)}), encoding="utf-8")
+        progress = ProgressReader()
+        req_path.write_text(json.dumps({**request, "result": str(result_path), "progress_fd": progress.write_fd}),
+                            encoding="utf-8")
         out_buf, err_buf = CappedBuffer(output_cap), CappedBuffer(output_cap)
         t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "harness.labs.child", str(req_path)],
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=child_env(threads),
-            preexec_fn=_limits(memory_mb, kind or ""),
-            start_new_session=True,  # its own process group: a timeout kills everything it started
-        )
-        readers = [
-            threading.Thread(target=_drain, args=(proc.stdout, out_buf), daemon=True),
-            threading.Thread(target=_drain, args=(proc.stderr, err_buf), daemon=True),
-        ]
-        for r in readers:
-            r.start()
+        proc: subprocess.Popen | None = None
+        reading = False  # the progress pipe's ends are the reader's to close
+        readers: list[threading.Thread] = []
         timed_out = False
+        # held until the child is tracked: a signal right after Popen must not leave it running
+        release = hold_ending_signals()
         try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc)
-        except BaseException:  # Ctrl-C in the parent: do not leave the child running
-            _kill_group(proc)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "harness.labs.child", str(req_path)],
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=child_env(threads),
+                pass_fds=(progress.write_fd,),
+                # SIGKILLed with this process, whatever ends it (docs/architecture.md, "Ending")
+                preexec_fn=die_with_parent_preexec(then=_limits(memory_mb, kind or "")),
+                start_new_session=True,  # its own process group: a timeout kills everything it started
+            )
+            with track(proc, own_group=True):  # an ending signal kills its group first
+                release()  # a signal held since before the Popen is handled here, the child tracked
+                reading = True
+                progress.started()
+                readers = [
+                    threading.Thread(target=_drain, args=(proc.stdout, out_buf), daemon=True),
+                    threading.Thread(target=_drain, args=(proc.stderr, err_buf), daemon=True),
+                ]
+                for r in readers:
+                    r.start()
+                timed_out = _wait(proc, t0, timeout_s, progress, on_progress, progress_every_s)
+        except BaseException:  # Ctrl-C or SIGTERM in the parent: do not leave the child running
+            if proc is not None:
+                _kill_group(proc)
+            if not reading:
+                os.close(progress.read_fd)
+                os.close(progress.write_fd)
+            release()  # last: a held signal raises here, the child already dead
             raise
         finally:
             wall = time.perf_counter() - t0
         _kill_group(proc)  # anything the learner's code left running in the background
         for r in readers:
             r.join(timeout=5)
+        progress.join(timeout=1)
         result = None
         if result_path.is_file():
             try:
@@ -180,7 +202,28 @@ def run_child(
             stdout_bytes=out_buf.total,
             stderr_bytes=err_buf.total,
             memory_limit=kind,
+            progress=progress.latest,
         )
+
+
+def _wait(proc: subprocess.Popen, t0: float, timeout_s: float, progress: ProgressReader,
+          on_progress: Callable[[ItemProgress | None, float], None] | None, every_s: float) -> bool:
+    """Wait for the child; True when it ran past timeout_s (its group is killed)."""
+    deadline = t0 + timeout_s
+    while True:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            _kill_group(proc)
+            return True
+        try:
+            proc.wait(timeout=min(left, every_s) if on_progress else left)
+            return False
+        except subprocess.TimeoutExpired:
+            if on_progress is not None and time.perf_counter() < deadline:
+                try:
+                    on_progress(progress.latest, time.perf_counter() - t0)
+                except Exception:  # a progress line (a closed stderr: OSError) never fails the check
+                    pass
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

@@ -65,6 +65,7 @@ class LabSpec(_Strict):
     skills: list[str] = Field(default_factory=list)
     time_budget_min: int = Field(ge=1)
     timeout_s: float = Field(gt=0)
+    timeout_basis: str | None = None  # how timeout_s was set, e.g. from the reference's wall time
     memory_mb: int = Field(ge=256)
     entry: list[str] = Field(min_length=1)
     calibrated_on: list[str] = Field(min_length=1)

@@ -119,19 +119,23 @@ def hits(top: np.ndarray, passage_pmid: list[str], gold: list[str], k: int) -> n
 def grade(solution, ctx: LabContext) -> Measurement:
     corpus = build_corpus(ctx)
     nq, nd = len(corpus.questions), len(corpus.passages)
+    ctx.progress(0, 4, "step")  # the learner's functions take whole lists: progress is per step
     cos_ok, n_check = cosine_check(solution, ctx.seed)
 
     embedder = ctx.embedder
+    ctx.progress(1, 4, "step")
     t0 = time.perf_counter()
     doc_vecs = _as_matrix(solution.embed(embedder, corpus.passages), nd, "embed(passages)")
     q_vecs = _as_matrix(solution.embed(embedder, corpus.questions), nq, "embed(questions)")
     embed_s = time.perf_counter() - t0
     if q_vecs.shape[1] != doc_vecs.shape[1]:
         raise LearnerError(f"question vectors have {q_vecs.shape[1]} dimensions, passage vectors {doc_vecs.shape[1]}")
+    ctx.progress(2, 4, "step")
     t0 = time.perf_counter()
     dense_top = _as_topk(solution.cosine_top_k(q_vecs, doc_vecs, K), nq, nd, K, "cosine_top_k")
     dense_s = time.perf_counter() - t0
 
+    ctx.progress(3, 4, "step")
     t0 = time.perf_counter()
     model = solution.build_tfidf(corpus.passages)
     kw_top = _as_topk(solution.tfidf_top_k(model, corpus.questions, K), nq, nd, K, "tfidf_top_k")

@@ -71,8 +71,16 @@ def grade(solution, ctx: LabContext) -> Measurement:
     # 1. Chat template + greedy decoding: easy questions, asked twice for determinism.
     latencies: list[float] = []
     questions = load_questions(ctx)
+    prompts = cfg["sample_prompts"][: ctx.item_limit(len(cfg["sample_prompts"]))]
+    total = len(questions) + len(prompts) + len(cfg["stop_cases"]) + cfg["timing_runs"] + len(cfg["cache_questions"])
+    finished = iter(range(total))
+
+    def step() -> None:  # before each item, how many are done, counted over all the parts below
+        ctx.progress(next(finished, total), total)
+
     answers = []
     for q in questions:
+        step()
         with timed(latencies):
             answers.append(_text(solution.chat_once(llm, q["question"], max_tokens=cfg["answer_max_tokens"]), "chat_once"))
     right = [contains_answer(a, q["answers"]) for a, q in zip(answers, questions)]
@@ -89,7 +97,8 @@ def grade(solution, ctx: LabContext) -> Measurement:
     values["deterministic_temp0"] = sum(same) / len(same)
     reproducible, differs = [], []
     temp = float(cfg["temperature"])
-    for prompt in cfg["sample_prompts"][: ctx.item_limit(len(cfg["sample_prompts"]))]:
+    for prompt in prompts:
+        step()
         texts = [_text(solution.sample(llm, prompt, temp, base + k), "sample") for k in range(cfg["n_seeds"])]
         again = _text(solution.sample(llm, prompt, temp, base), "sample")
         reproducible.append(again == texts[0])
@@ -101,6 +110,7 @@ def grade(solution, ctx: LabContext) -> Measurement:
     # 3. Stop strings: the stopped text is the unstopped text cut just before the stop string.
     stop_ok = []
     for case in cfg["stop_cases"]:
+        step()
         s = case["stop"]
         full = _text(solution.sample(llm, case["prompt"], 0.0, base, stop=None, max_tokens=cfg["stop_max_tokens"]), "sample")
         cut = _text(solution.sample(llm, case["prompt"], 0.0, base, stop=[s], max_tokens=cfg["stop_max_tokens"]), "sample")
@@ -114,6 +124,7 @@ def grade(solution, ctx: LabContext) -> Measurement:
     # 4. The learner's own timing of a stream against the harness's timing of the same call.
     text_ok, tokens_ok, decode_err, ttft_err, runs = [], [], [], [], []
     for _ in range(cfg["timing_runs"]):
+        step()
         before = len(llm.completions)
         got = solution.stream_and_time(llm, cfg["timing_prompt"], cfg["timing_max_tokens"])
         if not isinstance(got, dict) or not {"text", "ttft_s", "decode_tok_s", "n_tokens"} <= set(got):
@@ -154,6 +165,7 @@ def grade(solution, ctx: LabContext) -> Measurement:
     #    learner's own stream_and_time measures both; the harness says how much came from the cache.
     cache_runs = []
     for question in cfg["cache_questions"]:
+        step()
         got = solution.stream_and_time(llm, f"{cfg['cache_instructions']}\n\n{question}", cfg["cache_max_tokens"])
         c = llm.completions[-1]
         cache_runs.append({"yours_ttft_s": float(got["ttft_s"]) if isinstance(got, dict) else None,

@@ -157,7 +157,8 @@ def grade(solution, ctx: LabContext) -> Measurement:
     latencies, samples = [], []
     parsed = chain_steps_ok = chain_numeric = 0
     chain_right, single_right = [], []
-    for row in items:
+    for i, row in enumerate(items):
+        ctx.progress(i, len(items), "problem")
         # The chain, with each step counted (module globals are looked up at call time), and
         # the expressions the model wrote kept, to check step 1 on its own.
         for name in counts:

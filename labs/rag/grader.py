@@ -1,8 +1,10 @@
-"""Grader of the rag lab: chunk, embed, index (FAISS HNSW), retrieve, answer yes/no/maybe.
+"""Grader of the rag lab: chunk, embed, index (FAISS HNSW), retrieve, answer SQuAD questions.
 
-Measured in one run on the same questions: the learner's retrieval (recall@k of the gold
-abstract), the learner's answers (valid label rate, accuracy), the same chat model asked
-closed-book by the grader (the baseline), and the latency of each question end to end.
+Measured in one run on the same questions: the learner's retrieval (recall@k of the question's
+own paragraph among the paragraphs of several articles), the learner's answers (gold answer
+contained in the reply, token F1, exact match, each with SQuAD's normalisation and the maximum
+over the gold answers), the same chat model asked closed-book by the grader (the baseline), and
+the latency of each question end to end.
 """
 
 from __future__ import annotations
@@ -14,86 +16,94 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.grading.metrics import contains_answer, exact_match, token_f1
 from harness.grading.stats import mcnemar_exact, p50, p95, paired_bootstrap
 from harness.labs.api import LabContext, LearnerError, Measurement, timed
+from harness.labs.recording import RecordingLLM
 
-LABELS = ("yes", "no", "maybe")
-ANSWER_SCHEMA = {
-    "type": "object",
-    "properties": {"answer": {"type": "string", "enum": list(LABELS)}},
-    "required": ["answer"],
-}
-CLOSED_BOOK_SYSTEM = "You answer biomedical research questions with yes, no or maybe."
-
-
-def pubmedqa_dir(ctx: LabContext) -> Path:
-    return ctx.lab_dir.parent / "_data" / "pubmedqa"
+CLOSED_BOOK_SYSTEM = "Answer the question in a few words."
+CLOSED_BOOK_MAX_TOKENS = 32
+# An answer counts only when it is the model's (a reply, or a piece of one, of a chat call made in
+# that answer() call) and short: every gold answer is a span of its paragraph, so returning the
+# passages, or letting the model copy them back, would "contain" the answer without answering.
+MAX_REPLY_WORDS = 32
 
 
-def load_questions(path: Path) -> dict[str, dict]:
-    """PubMedQA's upstream JSON: {pmid: {QUESTION, CONTEXTS, LABELS, final_decision, ...}}."""
+def squad_path(ctx: LabContext) -> Path:
+    return ctx.lab_dir.parent / "_data" / "squad" / "dev.json"
+
+
+def load_articles(path: Path) -> list[dict]:
+    """SQuAD v1.1's format: {"data": [{title, paragraphs: [{context, qas: [{id, question, answers: [{text}]}]}]}]}."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise LearnerError(f"cannot read the dataset {Path(path).name}: {e}") from None
-    ok = isinstance(data, dict) and data and all(
-        isinstance(v, dict) and isinstance(v.get("QUESTION"), str) and isinstance(v.get("CONTEXTS"), list)
-        and v.get("final_decision") in LABELS
-        for v in data.values()
+    articles = data.get("data") if isinstance(data, dict) else None
+    ok = isinstance(articles, list) and articles and all(
+        isinstance(a, dict) and isinstance(a.get("paragraphs"), list) and a["paragraphs"]
+        and all(isinstance(p, dict) and isinstance(p.get("context"), str) and isinstance(p.get("qas"), list)
+                and all(isinstance(q, dict) and isinstance(q.get("question"), str) and isinstance(q.get("answers"), list)
+                        and all(isinstance(x, dict) and isinstance(x.get("text"), str) for x in q["answers"])
+                        for q in p["qas"])
+                for p in a["paragraphs"])
+        for a in articles
     )
     if not ok:
         raise LearnerError(
-            f"{Path(path).name} is not in PubMedQA's format: expected "
-            "{pmid: {QUESTION, CONTEXTS, final_decision: yes|no|maybe, ...}}"
+            f"{Path(path).name} is not in SQuAD v1.1's format: expected "
+            '{"data": [{"title", "paragraphs": [{"context", "qas": [{"question", "answers": [{"text"}]}]}]}]}'
         )
-    return data
+    return articles
 
 
-def documents(ctx: LabContext, data: dict[str, dict], asked: list[str]) -> list[dict]:
-    """The abstracts of the asked questions plus distractor abstracts, each as
-    {"pmid", "paragraphs", "sections"}, in a shuffled (seeded) order."""
-    docs = [
-        {"pmid": p, "paragraphs": list(data[p]["CONTEXTS"]), "sections": list(data[p].get("LABELS") or [])}
-        for p in asked
+def documents(articles: list[dict]) -> list[dict]:
+    """One document per paragraph: {"id", "title", "text"}; the title with spaces, as Wikipedia shows it."""
+    return [
+        {"id": f"a{ai}-p{pi}", "title": str(a.get("title", "")).replace("_", " "), "text": p["context"]}
+        for ai, a in enumerate(articles) for pi, p in enumerate(a["paragraphs"])
     ]
-    by_pmid: dict[str, list[dict]] = {}
-    with open(pubmedqa_dir(ctx) / "distractors.jsonl", encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            if row["pmid"] not in data:
-                by_pmid.setdefault(row["pmid"], []).append(row)
-    others = sorted(by_pmid)
-    rng = random.Random(int(ctx.config.get("distractor_seed", 0)))
-    rng.shuffle(others)
-    for p in others[: int(ctx.config.get("n_distractor_abstracts", 40))]:
-        rows = sorted(by_pmid[p], key=lambda r: r["i"])
-        docs.append({"pmid": p, "paragraphs": [r["text"] for r in rows], "sections": [r["section"] for r in rows]})
-    rng.shuffle(docs)
-    return docs
+
+
+def pick_questions(articles: list[dict], n: int, seed: int) -> list[dict]:
+    """n questions, seeded, spread over the paragraphs: one per paragraph first, a second one from
+    each only when a small file has fewer than n paragraphs. Each {"id", "question", "answers",
+    "doc"}, doc being the id of the question's paragraph."""
+    rng = random.Random(seed)
+    pool = []
+    for ai, a in enumerate(articles):
+        for pi, p in enumerate(a["paragraphs"]):
+            qs = [q for q in p["qas"] if any(x["text"].strip() for x in q["answers"])]
+            rng.shuffle(qs)
+            if qs:
+                pool.append((f"a{ai}-p{pi}", qs))
+    rng.shuffle(pool)
+    picked = []
+    for round_ in range(max((len(qs) for _, qs in pool), default=0)):
+        for doc, qs in pool:
+            if len(picked) < n and round_ < len(qs):
+                q = qs[round_]
+                picked.append({"id": str(q.get("id", "")), "question": q["question"],
+                               "answers": [x["text"] for x in q["answers"] if x["text"].strip()], "doc": doc})
+    return picked
 
 
 def closed_book(llm, question: str) -> str:
-    """The baseline: the same chat model, same constrained decoding, no passages."""
+    """The baseline: the same chat model, asked the question alone."""
     c = llm.chat(
-        [{"role": "system", "content": CLOSED_BOOK_SYSTEM},
-         {"role": "user", "content": f"Question: {question}\nAnswer yes, no or maybe."}],
-        max_tokens=16, temperature=0.0, seed=0, schema=ANSWER_SCHEMA,
+        [{"role": "system", "content": CLOSED_BOOK_SYSTEM}, {"role": "user", "content": question}],
+        max_tokens=CLOSED_BOOK_MAX_TOKENS, temperature=0.0, seed=0,
     )
-    return parse_label(c.text) or "invalid"
+    return c.text
 
 
-def parse_label(text) -> str | None:
-    """A label from what answer() returned: "yes" / {"answer": "yes"} as JSON text; else None."""
-    if not isinstance(text, str):
-        return None
-    t = text.strip()
-    if t.startswith("{"):
-        try:
-            t = str(json.loads(t).get("answer", ""))
-        except (json.JSONDecodeError, AttributeError):
-            return None
-    t = t.strip().strip('".').lower()
-    return t if t in LABELS else None
+def scores(reply: str, golds: list[str]) -> dict:
+    """SQuAD's metrics, each the maximum over the gold answers, plus "the gold answer is in the reply"."""
+    return {
+        "contained": contains_answer(reply, golds),
+        "f1": max(token_f1(reply, g) for g in golds),
+        "em": exact_match(reply, golds),
+    }
 
 
 def _chunks(solution, docs: list[dict]) -> tuple[list[str], list[str]]:
@@ -104,7 +114,7 @@ def _chunks(solution, docs: list[dict]) -> tuple[list[str], list[str]]:
             raise LearnerError(f"chunk() must return a non-empty list of non-empty strings, got {type(out).__name__}"
                                + (f" of length {len(out)}" if isinstance(out, list) else ""))
         chunks.extend(out)
-        owner.extend([doc["pmid"]] * len(out))
+        owner.extend([doc["id"]] * len(out))
     return chunks, owner
 
 
@@ -118,13 +128,31 @@ def _ids(raw, n_chunks: int, k: int) -> list[int]:
     return ids
 
 
+def _reply(raw) -> str:
+    if not isinstance(raw, str):
+        raise LearnerError(f"answer() must return the model's reply as a string, got {type(raw).__name__}")
+    return raw
+
+
+def is_model_reply(reply: str, replies: list[str]) -> bool:
+    """A short, non-empty text that the model wrote in this call (whitespace aside): a whole reply,
+    or a piece cut out of one."""
+    r = " ".join(reply.split())
+    return bool(r) and len(r.split()) <= MAX_REPLY_WORDS and any(r in " ".join(t.split()) for t in replies)
+
+
+def _rate(rows: list[dict], side: str, key: str) -> float:
+    return sum(float(r[side][key]) for r in rows) / len(rows)
+
+
 def grade(solution, ctx: LabContext) -> Measurement:
     cfg = ctx.config
-    k = int(cfg.get("k", 3))
-    path = ctx.dataset_path or pubmedqa_dir(ctx) / "dev.json"
-    data = load_questions(path)
-    asked = [p for p in sorted(data) if data[p]["CONTEXTS"]][: ctx.item_limit(int(cfg.get("n_questions", 60)))]
-    docs = documents(ctx, data, asked)
+    k = int(cfg["k"])
+    path = ctx.dataset_path or squad_path(ctx)
+    articles = load_articles(path)[: int(cfg["n_articles"])]
+    docs = documents(articles)
+    asked = pick_questions(articles, ctx.item_limit(int(cfg["n_questions"])), int(cfg["question_seed"]))
+    progress = getattr(ctx, "progress", None) or (lambda *a, **kw: None)
 
     t0 = time.perf_counter()
     chunks, owner = _chunks(solution, docs)
@@ -133,49 +161,53 @@ def grade(solution, ctx: LabContext) -> Measurement:
     index = solution.build_index(embedder, chunks)
     index_s = time.perf_counter() - t1
     chunk_s = t1 - t0
-    llm = ctx.llm  # loaded here, so that no question's latency includes the model load
+    llm = RecordingLLM(ctx.llm)  # loaded here, so that no question's latency includes the model load
 
     latencies: list[float] = []
     rows = []
-    for p in asked:
-        q, gold = data[p]["QUESTION"], data[p]["final_decision"]
+    for i, q in enumerate(asked):
+        progress(i, len(asked), "question")
+        llm.replies.clear()
         with timed(latencies):
-            ids = _ids(solution.retrieve(embedder, index, q, k), len(chunks), k)
-            raw = solution.answer(llm, q, [chunks[i] for i in ids])
-        label = parse_label(raw)
+            ids = _ids(solution.retrieve(embedder, index, q["question"], k), len(chunks), k)
+            reply = _reply(solution.answer(llm, q["question"], [chunks[j] for j in ids]))
+        own = is_model_reply(reply, llm.replies)
+        cb = closed_book(llm, q["question"])
+        rag = scores(reply, q["answers"]) if own else {"contained": False, "f1": 0.0, "em": False}
         rows.append({
-            "pmid": p, "gold": gold, "rag": label or "invalid", "raw": str(raw)[:80],
-            "hit": p in {owner[i] for i in ids}, "closed_book": closed_book(llm, q),
-            "retrieved": [owner[i] for i in ids],
+            "id": q["id"], "question": q["question"], "gold": q["answers"][:3],
+            "hit": q["doc"] in {owner[j] for j in ids}, "retrieved": [owner[j] for j in ids],
+            "reply": reply[:200], "model_reply": own, "rag": rag,
+            "closed_book_reply": cb[:200], "closed_book": scores(cb, q["answers"]),
         })
+    progress(len(asked), len(asked), "question")
 
     n = len(rows)
-    rag_ok = [r["rag"] == r["gold"] for r in rows]
-    cb_ok = [r["closed_book"] == r["gold"] for r in rows]
-    majority = max(LABELS, key=lambda lab: sum(r["gold"] == lab for r in rows))
+    rag_ok = [r["rag"]["contained"] for r in rows]
+    cb_ok = [r["closed_book"]["contained"] for r in rows]
     boot = paired_bootstrap([float(x) for x in cb_ok], [float(x) for x in rag_ok], seed=ctx.seed)
     mcn = mcnemar_exact(cb_ok, rag_ok)
-    counts = {lab: sum(r["rag"] == lab for r in rows) for lab in (*LABELS, "invalid")}
-
     values = {
         f"retrieval_recall@{k}": sum(r["hit"] for r in rows) / n,
-        "valid_answer_rate": sum(r["rag"] != "invalid" for r in rows) / n,
-        "rag_accuracy": sum(rag_ok) / n,
-        "rag_minus_closed_book": boot.delta,
+        "model_reply_rate": sum(r["model_reply"] for r in rows) / n,
+        "answer_contained_rate": _rate(rows, "rag", "contained"),
         "rag_minus_closed_book_ci_low": boot.ci_low,
-        "rag_minus_closed_book_ci_high": boot.ci_high,
+        "rag_vs_closed_book_mcnemar_p": mcn.p_value,
         "latency_p95_s": p95(latencies),
     }
     metrics = {
         "dataset": Path(path).name,
-        "questions": n,
-        "documents": len(docs),
+        "articles": len(articles),
+        "paragraphs": len(docs),
         "chunks": len(chunks),
-        "closed_book_accuracy": sum(cb_ok) / n,
-        "majority_label": majority,
-        "majority_accuracy": sum(r["gold"] == majority for r in rows) / n,
-        "rag_answer_counts": counts,
-        "closed_book_answer_counts": {lab: sum(r["closed_book"] == lab for r in rows) for lab in (*LABELS, "invalid")},
+        "questions": n,
+        "rag_token_f1": _rate(rows, "rag", "f1"),
+        "rag_exact_match": _rate(rows, "rag", "em"),
+        "closed_book_contained_rate": _rate(rows, "closed_book", "contained"),
+        "closed_book_token_f1": _rate(rows, "closed_book", "f1"),
+        "closed_book_exact_match": _rate(rows, "closed_book", "em"),
+        "contained_when_retrieved": _share(rows, True),
+        "contained_when_missed": _share(rows, False),
         "rag_vs_closed_book": boot.to_dict(),
         "mcnemar": mcn.to_dict(),
     }
@@ -186,10 +218,19 @@ def grade(solution, ctx: LabContext) -> Measurement:
         "item_p95_s": round(p95(latencies), 3),
     }
     notes = [
-        f"{n} questions; the index holds {len(chunks)} chunks of {len(docs)} abstracts "
-        f"({len(asked)} asked + {len(docs) - len(asked)} distractors).",
-        f"RAG accuracy {values['rag_accuracy']:.3f} vs closed-book {metrics['closed_book_accuracy']:.3f} "
-        f"(same model, same run): difference {boot.delta:+.3f}, 95% interval [{boot.ci_low:+.3f}, {boot.ci_high:+.3f}], "
-        f"McNemar p = {mcn.p_value:.3f}; always answering '{majority}' scores {metrics['majority_accuracy']:.3f}.",
+        f"{n} questions; the index holds {len(chunks)} chunks of {len(docs)} paragraphs from "
+        f"{len(articles)} articles (every other paragraph of the same articles is a distractor).",
+        f"Gold answer in the reply: RAG {values['answer_contained_rate']:.3f} vs closed-book "
+        f"{metrics['closed_book_contained_rate']:.3f} (same model, same run): difference {boot.delta:+.3f}, "
+        f"95% interval [{boot.ci_low:+.3f}, {boot.ci_high:+.3f}], McNemar p = {mcn.p_value:.4f}.",
+        f"Token F1 {metrics['rag_token_f1']:.3f} vs {metrics['closed_book_token_f1']:.3f}, exact match "
+        f"{metrics['rag_exact_match']:.3f} vs {metrics['closed_book_exact_match']:.3f}: a small model answers "
+        "in a phrase or a sentence around the span, so exact match stays low.",
     ]
     return Measurement(values=values, metrics=metrics, timings=timings, samples=rows, notes=notes)
+
+
+def _share(rows: list[dict], retrieved: bool) -> float | None:
+    """Answer-contained rate among the questions whose paragraph was (or was not) retrieved."""
+    part = [r["rag"]["contained"] for r in rows if r["hit"] is retrieved]
+    return sum(part) / len(part) if part else None

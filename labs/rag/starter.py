@@ -1,40 +1,34 @@
-"""RAG lab: answer PubMedQA questions (yes / no / maybe) from retrieved abstract passages.
+"""RAG lab: answer SQuAD questions about Wikipedia articles from retrieved paragraphs.
 
 Fill in the four functions. The grader calls them like this:
 
-    chunks = [c for doc in documents for c in chunk(doc)]      # doc: {"pmid", "paragraphs", "sections"}
+    chunks = [c for doc in documents for c in chunk(doc)]      # doc: {"id", "title", "text"}, one paragraph
     index = build_index(embedder, chunks)
     for each question:
         ids = retrieve(embedder, index, question, k)            # indices into chunks, best first
-        label = answer(llm, question, [chunks[i] for i in ids]) # "yes" | "no" | "maybe"
+        reply = answer(llm, question, [chunks[i] for i in ids]) # the model's reply, a short text
+
+The reply is scored against the gold answers (short spans of the paragraph): is a gold answer
+contained in it, token F1, exact match; and against the same model answering closed-book.
 
 `embedder.embed(texts, normalize=True)` -> float32 array (len(texts), 384), unit rows.
-`llm.chat(messages, max_tokens=..., temperature=0.0, seed=0, schema=...)` -> Completion;
-`completion.text` is the model's output. With `schema` (a JSON schema) the output is
-constrained to match it (grammar-constrained decoding).
+`llm.chat(messages, max_tokens=..., temperature=0.0, seed=0)` -> Completion;
+`completion.text` is the model's output.
 
 Run `harness check rag` to grade this file, `harness hint rag` when stuck.
 """
 
 from __future__ import annotations
 
-import json
-
 import faiss
 import numpy as np
 
-ANSWER_SCHEMA = {
-    "type": "object",
-    "properties": {"answer": {"type": "string", "enum": ["yes", "no", "maybe"]}},
-    "required": ["answer"],
-}
-
 
 def chunk(doc: dict) -> list[str]:
-    """Split one abstract into passages. doc = {"pmid": str, "paragraphs": [str, ...],
-    "sections": ["BACKGROUND", "METHODS", ...]} (sections may be empty).
-    Every chunk must fit the embedding model (512 tokens; ~120 words is a safe size)."""
-    # TODO: e.g. one chunk per paragraph, long paragraphs split between sentences.
+    """Split one paragraph into passages. doc = {"id": "a3-p12", "title": "Nikola Tesla",
+    "text": "Tesla was born on ..."}. Every chunk must fit the embedding model (512 tokens;
+    ~150 words is a safe size)."""
+    # TODO: e.g. the whole paragraph as one chunk, with its article's title in front.
     raise NotImplementedError("chunk")
 
 
@@ -54,8 +48,7 @@ def retrieve(embedder, index, question: str, k: int) -> list[int]:
 
 
 def answer(llm, question: str, passages: list[str]) -> str:
-    """"yes", "no" or "maybe", decided from the passages."""
+    """The model's answer to the question, from the passages: a short phrase."""
     # TODO: build messages (a system line saying what to do, then the passages and the
-    #       question), call llm.chat(..., schema=ANSWER_SCHEMA, temperature=0.0), and return
-    #       json.loads(completion.text)["answer"].
+    #       question), call llm.chat(..., max_tokens=..., temperature=0.0), return completion.text.
     raise NotImplementedError("answer")

@@ -107,7 +107,8 @@ def grade(solution, ctx: LabContext) -> Measurement:
     question_f1s: list[float] = []
     tokens_in = tokens_out = 0
 
-    for item in items:
+    for i, item in enumerate(items):
+        ctx.progress(i, len(items), "problem")
         start = len(llm.calls)
         with timed(latencies):
             try:

@@ -127,7 +127,9 @@ def grade(solution, ctx: LabContext) -> Measurement:
     data_s = time.perf_counter() - t0
 
     indexes, build_s = {}, {}
-    for kind in KINDS:
+    steps = 2 * len(KINDS) + 3  # build each, exact search, search each, two sweeps (never in a timed loop)
+    for i, kind in enumerate(KINDS):
+        ctx.progress(i, steps, "step")
         faiss.omp_set_num_threads(build_threads)
         t0 = time.perf_counter()
         index = getattr(solution, f"build_{kind}")(xb.copy())
@@ -139,12 +141,14 @@ def grade(solution, ctx: LabContext) -> Measurement:
     faiss.omp_set_num_threads(search_threads)
     reference = faiss.IndexFlatIP(xb.shape[1])
     reference.add(xb)
+    ctx.progress(len(KINDS), steps, "step")
     exact, t_flat = timed_search(reference, xq, k, repeats)
 
     values, metrics = {}, {"data": described, "queries": len(xq), "k": k, "search_threads": search_threads,
                            "flat_search_s": round(t_flat, 4)}
     timings = {"data_s": round(data_s, 3)}
-    for kind, index in indexes.items():
+    for i, (kind, index) in enumerate(indexes.items()):
+        ctx.progress(len(KINDS) + 1 + i, steps, "step")
         # The learner's flat index is graded on recall only: one timed run is enough.
         ids, t = timed_search(index, xq, k, 1 if kind == "flat" else repeats)
         values[f"{kind}_recall@10"] = recall_at_k(ids, exact, k)
@@ -153,7 +157,8 @@ def grade(solution, ctx: LabContext) -> Measurement:
         metrics[f"{kind}_search_s"] = round(t, 4)
         metrics[f"{kind}_per_query_ms"] = round(1000 * t / len(xq), 4)
         timings[f"{kind}_build_s"] = round(build_s[kind], 3)
-    for kind in ("ivf", "hnsw"):
+    for i, kind in enumerate(("ivf", "hnsw")):
+        ctx.progress(2 * len(KINDS) + 1 + i, steps, "step")
         metrics[f"{kind}_sweep"] = _sweep(kind, indexes[kind], xq, exact, k, t_flat)
 
     notes = [

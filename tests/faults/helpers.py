@@ -458,3 +458,12 @@ def tree(root: Path, skip: Path | None = None) -> dict[str, int]:
         if p.is_file() or p.is_symlink():
             out[str(p.relative_to(root))] = p.lstat().st_size
     return out
+
+
+def process_dead(pid: int) -> bool:
+    """Gone, or a zombie (dead, waiting for a reaper: in a container PID 1 may never reap it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import FAKE_BACKEND, TOY_LABS, wait_for
+from .helpers import FAKE_BACKEND, TOY_LABS, process_dead as _dead, wait_for
 
 HARNESS_FRAMES = ("harness/labs/", "harness/cli/", "harness\\labs\\")
 
@@ -43,14 +43,6 @@ def _failed_cleanly(r, kind: str, *needles: str, traceback_ok: bool = False, nat
     for n in needles:
         assert r.has(n), (n, str(r))
     assert r.has("what to try next") or r.has("hint") or r.has("->"), r
-
-
-def _dead(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state in ("Z", "X")
 
 
 # ----------------------------------------------------------------------------- lab.toml

@@ -42,3 +42,14 @@ def test_mcnemar_exact_known_values():
     assert (r.b, r.c) == (1, 9) and r.p_value == pytest.approx(22 / 1024)
     assert s.mcnemar_exact([True, False], [True, False]).p_value == 1.0
     assert s.mcnemar_exact([True, False], [False, True]).p_value == 1.0
+
+
+def test_cohen_kappa_known_values_and_the_undefined_case():
+    from harness.grading.stats import cohen_kappa
+
+    assert cohen_kappa([True, True, False, False], [True, False, False, False]) == pytest.approx(0.5)
+    assert cohen_kappa([True, False], [False, True]) == pytest.approx(-1.0)
+    assert cohen_kappa([True] * 4, [True, True, True, False]) == pytest.approx(0.0)  # agreement by chance only
+    assert cohen_kappa([True] * 5, [True] * 5) is None  # p_e = 1: undefined
+    with pytest.raises(ValueError):
+        cohen_kappa([True], [])

@@ -4,14 +4,13 @@ names its mistake."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
 from harness.labs.api import LabContext
 from harness.labs.check import run_check
+from harness.labs.child import import_file
 from harness.labs.spec import get_lab
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,13 +21,6 @@ LABS = REPO / "labs"
 pytestmark = pytest.mark.usefixtures("real_labs")
 
 
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_spec_is_valid():
     spec = get_lab("embeddings")
@@ -38,7 +30,7 @@ def test_spec_is_valid():
 
 
 def test_corpus_leaves_out_first_paragraphs_and_adds_distractors():
-    g = _load("_embeddings_grader", LABS / "embeddings" / "grader.py")
+    g = import_file("_embeddings_grader", LABS / "embeddings" / "grader.py")
     lab = LABS / "embeddings"
     ctx = LabContext(lab_id="embeddings", lab_dir=lab, data_dir=lab / "data", dataset_path=None, limit=10,
                      seed=0, config=get_lab("embeddings").grader)
@@ -53,15 +45,15 @@ def test_corpus_leaves_out_first_paragraphs_and_adds_distractors():
 
 
 def test_cosine_check_catches_a_plain_dot_product():
-    g = _load("_embeddings_grader2", LABS / "embeddings" / "grader.py")
-    ref = _load("_embeddings_solution", LABS / "embeddings" / "solution.py")
-    wrong = _load("_embeddings_dot", WRONG / "embeddings_dot_no_norm.py")
+    g = import_file("_embeddings_grader2", LABS / "embeddings" / "grader.py")
+    ref = import_file("_embeddings_solution", LABS / "embeddings" / "solution.py")
+    wrong = import_file("_embeddings_dot", WRONG / "embeddings_dot_no_norm.py")
     assert g.cosine_check(ref, 0)[0] == 1.0
     assert g.cosine_check(wrong, 0)[0] < 0.2
 
 
 def test_reference_tfidf_ranks_the_matching_document_first():
-    ref = _load("_embeddings_solution2", LABS / "embeddings" / "solution.py")
+    ref = import_file("_embeddings_solution2", LABS / "embeddings" / "solution.py")
     docs = ["insulin therapy in type 2 diabetes", "helicopter transport of trauma patients",
             "mammography screening among older women"]
     m = ref.build_tfidf(docs)

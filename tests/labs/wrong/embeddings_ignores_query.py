@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "labs" / "embeddings"))
+sys.modules.pop("solution", None)  # a test may have imported another lab's solution.py under that name
 from solution import build_tfidf, embed, tfidf_top_k  # noqa: E402,F401
 
 
