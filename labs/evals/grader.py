@@ -253,12 +253,6 @@ def call_kappa(solution, a: list[bool], b: list[bool]) -> float:
 # ---------------------------------------------------------------- the model's outputs
 
 
-def _progress(ctx: LabContext, done: int, total: int, what: str) -> None:
-    progress = getattr(ctx, "progress", None)  # engines before ctx.progress have none
-    if progress is not None:
-        progress(done, total, what)
-
-
 def ask_pubmedqa(llm, item: dict, variant: str, seed: int) -> str:
     if variant == "A":
         user = f"Question: {item['question']}\nAnswer yes, no or maybe."
@@ -378,7 +372,7 @@ def grade(solution, ctx: LabContext) -> Measurement:
         item["A"] = ask_pubmedqa(llm, item, "A", ctx.seed)
         item["B"] = ask_pubmedqa(llm, item, "B", ctx.seed)
         done += 2
-        _progress(ctx, done, total, "model call")
+        ctx.progress(done, total, "model call")
     pubmedqa_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     for item in squad:
@@ -386,7 +380,7 @@ def grade(solution, ctx: LabContext) -> Measurement:
             item[v] = ask_squad(llm, item, v, int(cfg.get("squad_max_tokens", 24)), ctx.seed)
             item[f"{v}_contains"] = contains_answer(item[v], item["gold"])
         done += 2
-        _progress(ctx, done, total, "model call")
+        ctx.progress(done, total, "model call")
     squad_s = time.perf_counter() - t0
 
     judge_latencies: list[float] = []
@@ -404,7 +398,7 @@ def grade(solution, ctx: LabContext) -> Measurement:
         item["judge_schema_calls"] = sum(rec.schemas)
         item["judge_valid"] = bool(is_bool and rec.replies and all(p is not None for p in parsed))
         done += 1
-        _progress(ctx, done, total, "model call")
+        ctx.progress(done, total, "model call")
     judge_s = time.perf_counter() - t0
 
     # The learner's statistics on the model's outputs.

@@ -152,7 +152,7 @@ def grade(solution, ctx: LabContext) -> Measurement:
     articles = load_articles(path)[: int(cfg["n_articles"])]
     docs = documents(articles)
     asked = pick_questions(articles, ctx.item_limit(int(cfg["n_questions"])), int(cfg["question_seed"]))
-    progress = getattr(ctx, "progress", None) or (lambda *a, **kw: None)
+    progress = ctx.progress
 
     t0 = time.perf_counter()
     chunks, owner = _chunks(solution, docs)
