@@ -163,16 +163,14 @@ def _print_next_steps(con, r) -> None:
             con.print(f"  - {s}", highlight=False)
 
 
-def _still_running(limit_s: float | None):
-    """Prints "still running: item 12 of 40, 35 s" on stderr (never into --json stdout)."""
+def _still_running(progress, elapsed_s: float, limit_s: float) -> None:
+    """Prints "still running: item 12 of 40, 35 s" on stderr (never into --json stdout); `what` is
+    the grader's text: printed, never parsed."""
     from rich.markup import escape
 
     from harness.labs.liveness import status_line
 
-    def show(progress, elapsed_s: float) -> None:  # `what` is the grader's text: printed, never parsed
-        err_console.print(f"[dim]{escape(status_line(progress, elapsed_s, limit_s))}[/]", highlight=False)
-
-    return show
+    err_console.print(f"[dim]{escape(status_line(progress, elapsed_s, limit_s))}[/]", highlight=False)
 
 
 def _progress_interval() -> float:
@@ -188,13 +186,11 @@ def _progress_interval() -> float:
 def _check(lab: str, *, solution, reference, model, backend, device, dataset, limit, seed, timeout, threads,
            dir, record: bool):
     from harness.labs.check import run_check
-    from harness.labs.spec import get_lab
 
     on_interrupt(f"the check of {lab} was stopped (its process was ended); nothing was saved")
-    limit_s = float(timeout) if timeout else get_lab(lab).timeout_s
     report = run_check(lab, solution, reference=reference, model=model, backend=backend, device=device,
                        dataset=dataset, limit=limit, seed=seed, timeout_s=timeout, threads=threads, workspace_dir=dir,
-                       on_progress=_still_running(limit_s), progress_every_s=_progress_interval())
+                       on_progress=_still_running, progress_every_s=_progress_interval())
     on_interrupt(None)
     if record and not reference:
         _progress().record_check(report.lab, passed=report.passed, score=report.score, lab_version=report.lab_version)

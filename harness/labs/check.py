@@ -39,12 +39,13 @@ def run_check(
     threads: int | None = None,
     labs_root: Path | None = None,
     workspace_dir: Path | None = None,
-    on_progress: Callable[[ItemProgress | None, float], None] | None = None,
+    on_progress: Callable[[ItemProgress | None, float, float], None] | None = None,
     progress_every_s: float = 10.0,
 ) -> CheckReport:
     """Grade `solution` (default: the workspace file; reference=True: the lab's solution.py).
     timeout_source names who set timeout_s in a timeout's message (the lab's limit when it is None).
-    on_progress(last ctx.progress or None, elapsed s) is called every progress_every_s while it runs."""
+    on_progress(last ctx.progress or None, elapsed s, the time limit in s) is called every
+    progress_every_s while it runs."""
     spec = get_lab(lab_id, labs_root)
     if reference and solution is not None:
         raise LabError("give either a solution file or --reference, not both", "drop one of them")
@@ -80,7 +81,7 @@ def run_check(
         memory_mb=spec.memory_mb,
         device=device,
         threads=threads,
-        on_progress=on_progress,
+        on_progress=(lambda latest, elapsed_s: on_progress(latest, elapsed_s, timeout)) if on_progress else None,
         progress_every_s=progress_every_s,
     )
     return build_report(spec, outcome, timeout=timeout, timeout_source=source, solution_label="reference" if reference else _label(path),

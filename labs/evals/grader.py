@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.grading.metrics import contains_answer, wilson_interval
+from harness.grading.squad import SQUAD_FORMAT, squad_articles
 from harness.grading.stats import cohen_kappa, mcnemar_exact, p50, p95
 from harness.labs.api import LabContext, LearnerError, Measurement
 from harness.labs.recording import RecordingLLM
@@ -73,7 +74,7 @@ def pubmedqa_items(data: Any, name: str, n: int) -> list[dict]:
     if not ok:
         raise LearnerError(
             f"{name} is in neither PubMedQA's format ({{pmid: {{QUESTION, LONG_ANSWER, final_decision: "
-            "yes|no|maybe, ...}}}}) nor SQuAD v1.1's ({\"data\": [{\"paragraphs\": [{\"context\", \"qas\"}]}]})"
+            f"yes|no|maybe, ...}}}}) nor SQuAD v1.1's ({SQUAD_FORMAT})"
         )
     return [{"id": p, "question": data[p]["QUESTION"], "conclusion": data[p]["LONG_ANSWER"],
              "gold": data[p]["final_decision"]} for p in sorted(data)[:n]]
@@ -82,15 +83,10 @@ def pubmedqa_items(data: Any, name: str, n: int) -> list[dict]:
 def squad_items(data: Any, name: str, n: int, seed: int) -> list[dict]:
     """n paragraphs drawn (seeded) from a SQuAD v1.1 file, in file order, each with its first
     question: {"id", "question", "context", "gold": [answer texts]}."""
-    try:
-        paragraphs = [p for article in data["data"] for p in article["paragraphs"]
-                      if p["qas"] and p["qas"][0]["answers"]]
-        for p in paragraphs:
-            assert isinstance(p["context"], str) and isinstance(p["qas"][0]["question"], str)
-    except (KeyError, TypeError, AssertionError):
-        raise LearnerError(f"{name} is not in SQuAD v1.1's format "
-                           "({\"data\": [{\"paragraphs\": [{\"context\", \"qas\": [{\"question\", \"answers\"}]}]}]})"
-                           ) from None
+    articles = squad_articles(data)
+    if articles is None:
+        raise LearnerError(f"{name} is not in SQuAD v1.1's format ({SQUAD_FORMAT})")
+    paragraphs = [p for article in articles for p in article["paragraphs"] if p["qas"] and p["qas"][0]["answers"]]
     if not paragraphs:
         raise LearnerError(f"{name} holds no answered SQuAD question")
     picks = sorted(random.Random(seed).sample(range(len(paragraphs)), min(n, len(paragraphs))))

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.grading.metrics import contains_answer, exact_match, token_f1
+from harness.grading.squad import SQUAD_FORMAT, squad_articles
 from harness.grading.stats import mcnemar_exact, p50, p95, paired_bootstrap
 from harness.labs.api import LabContext, LearnerError, Measurement, timed
 from harness.labs.recording import RecordingLLM
@@ -39,21 +40,9 @@ def load_articles(path: Path) -> list[dict]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise LearnerError(f"cannot read the dataset {Path(path).name}: {e}") from None
-    articles = data.get("data") if isinstance(data, dict) else None
-    ok = isinstance(articles, list) and articles and all(
-        isinstance(a, dict) and isinstance(a.get("paragraphs"), list) and a["paragraphs"]
-        and all(isinstance(p, dict) and isinstance(p.get("context"), str) and isinstance(p.get("qas"), list)
-                and all(isinstance(q, dict) and isinstance(q.get("question"), str) and isinstance(q.get("answers"), list)
-                        and all(isinstance(x, dict) and isinstance(x.get("text"), str) for x in q["answers"])
-                        for q in p["qas"])
-                for p in a["paragraphs"])
-        for a in articles
-    )
-    if not ok:
-        raise LearnerError(
-            f"{Path(path).name} is not in SQuAD v1.1's format: expected "
-            '{"data": [{"title", "paragraphs": [{"context", "qas": [{"question", "answers": [{"text"}]}]}]}]}'
-        )
+    articles = squad_articles(data)
+    if articles is None:
+        raise LearnerError(f"{Path(path).name} is not in SQuAD v1.1's format: expected {SQUAD_FORMAT}")
     return articles
 
 

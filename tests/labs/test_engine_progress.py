@@ -132,7 +132,7 @@ def test_nothing_measured_shows_the_error_then_one_line_per_criterion(tmp_path, 
 
 
 def test_a_progress_line_that_fails_does_not_fail_the_check(tmp_path):
-    def broken(latest, elapsed):
+    def broken(latest, elapsed, limit):
         raise OSError(5, "Input/output error")  # a closed terminal's stderr
 
     r = run_check("toy-lab", _solution(tmp_path, SLOW), backend=FAKE, on_progress=broken, progress_every_s=0.1)

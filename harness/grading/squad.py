@@ -1,0 +1,22 @@
+"""SQuAD v1.1's file format, checked in one place for the labs that read it (rag, evals)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SQUAD_FORMAT = '{"data": [{"title", "paragraphs": [{"context", "qas": [{"question", "answers": [{"text"}]}]}]}]}'
+
+
+def squad_articles(data: Any) -> list[dict] | None:
+    """The articles of a parsed SQuAD v1.1 file, or None when `data` is not in that format."""
+    articles = data.get("data") if isinstance(data, dict) else None
+    ok = isinstance(articles, list) and articles and all(
+        isinstance(a, dict) and isinstance(a.get("paragraphs"), list) and a["paragraphs"]
+        and all(isinstance(p, dict) and isinstance(p.get("context"), str) and isinstance(p.get("qas"), list)
+                and all(isinstance(q, dict) and isinstance(q.get("question"), str) and isinstance(q.get("answers"), list)
+                        and all(isinstance(x, dict) and isinstance(x.get("text"), str) for x in q["answers"])
+                        for q in p["qas"])
+                for p in a["paragraphs"])
+        for a in articles
+    )
+    return articles if ok else None
