@@ -96,9 +96,11 @@ class OllamaBackend:
         msg = str(getattr(e, "error", e))
         low = msg.lower()
         if e.status_code == 404 or "not found" in low:
+            role = "embedding model" if self.role == "embedding" else "model"
+            also = " or embed in-process with --embed-backend llama-cpp (the default)" if self.role == "embedding" else ""
             return ModelNotFound(
-                f"Ollama at {self.host} has no model {self.model!r} ({msg})",
-                hint=f"pull it: `ollama pull {self.model}`",
+                f"Ollama at {self.host} has no {role} {self.model!r} ({msg})",
+                hint=f"pull it: `ollama pull {self.model}`{also}",
             )
         if "embedding" in low and "support" in low:
             return BackendError(

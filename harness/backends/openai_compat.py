@@ -150,10 +150,17 @@ class OpenAIBackend:
         except (KeyError, TypeError):
             raise malformed(self.base_url, WHAT, "GET /models has no data[].id list") from None
         if self.model not in ids:
+            serves = f"it serves: {', '.join(ids) or 'nothing'}"
+            if self.role == "embedding":  # the lab's embedder, not the --model the user chose
+                raise ModelNotFound(
+                    f"{WHAT} at {self.base_url} does not serve the embedding model {self.model!r}",
+                    hint=f"{serves}; embed in-process instead (--embed-backend llama-cpp, the default with a "
+                    f"server chat backend), or serve {self.model!r} too (llama-cpp-python: --model_alias "
+                    f"{self.model} --embedding true; {EMBED_BASE_URL_ENV} when it is another server)",
+                )
             raise ModelNotFound(
-                f"{WHAT} at {self.base_url} does not serve a model called {self.model!r}",
-                hint=f"it serves: {', '.join(ids) or 'nothing'}; pass one of them with --model "
-                "(llama-cpp-python: start it with --model_alias NAME)",
+                f"{WHAT} at {self.base_url} does not serve a chat model called {self.model!r}",
+                hint=f"{serves}; pass one of them with --model (llama-cpp-python: start it with --model_alias NAME)",
             )
         return ids
 

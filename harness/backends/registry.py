@@ -47,13 +47,6 @@ def _open_llama_cpp(model: str, *, role: str, device: str, threads: int | None, 
                            n_ctx=n_ctx, verbose=verbose, **kw)
 
 
-def _not_wired(backend: str, module: str) -> Factory:
-    def factory(model: str, **_: Any) -> Backend:
-        raise BackendError(f"the {backend!r} backend is not available in this build",
-                           hint=f"it lives in harness/backends/{module}.py; use --backend llama-cpp meanwhile")
-    return factory
-
-
 def _open_openai(model: str, *, role: str, device: str, threads: int | None, n_ctx: int | None,
                  base_url: str | None, verbose: bool, **kw: Any) -> Backend:
     # device and threads belong to the server; it decides them.
@@ -75,6 +68,16 @@ BACKENDS: dict[str, Factory] = {
     "openai": _open_openai,
     "ollama": _open_ollama,
 }
+SERVER_BACKENDS = ("openai", "ollama")
+
+
+def embed_backend_for(chat_backend: str, asked: str | None = None) -> str:
+    """The backend of a lab's embedding model: the one asked for (--embed-backend), else in-process
+    when chat goes to a server, since most servers people run (LM Studio, vLLM, llama-server) serve
+    one chat model and no embedder; else the chat backend's (llama-cpp, or a custom one)."""
+    if asked:
+        return asked
+    return "llama-cpp" if chat_backend in SERVER_BACKENDS else chat_backend
 
 
 def open_backend(

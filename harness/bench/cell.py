@@ -168,9 +168,11 @@ def lab_figures(reports: list[dict[str, Any]]) -> LabFigures:
 
 def _run_throughput(req: dict[str, Any]) -> dict[str, Any]:
     from harness.backends.registry import open_backend
+    from harness.bench.energy import EnergyMeter
     from harness.bench.throughput import needed_ctx, run_throughput
 
     pairs = tuple(tuple(p) for p in req["pairs"])
+    depths, depth_gen = tuple(req.get("depths") or ()), int(req.get("depth_gen") or 32)
     t0 = time.perf_counter()
     # llama-bench's setting for its pp/tg figures: cold prompts, flash attention on (llama.cpp's
     # "auto"), unless HARNESS_FLASH_ATTN=0; lab cells use the chat defaults (harness/backends/llama_cpp.py)
@@ -181,13 +183,15 @@ def _run_throughput(req: dict[str, Any]) -> dict[str, Any]:
         opts = {"flash_attn": flash_attn_setting(default=True), "prefix_cache": False}
     backend = open_backend(
         req["backend"], req["model"], role="chat", device=req["device"], threads=req.get("threads"),
-        n_ctx=needed_ctx(req["pp"], req["tg"], pairs), **opts,  # type: ignore[arg-type]
+        n_ctx=needed_ctx(req["pp"], req["tg"], pairs, depths, depth_gen), **opts,  # type: ignore[arg-type]
     )
     load_s = time.perf_counter() - t0
     try:
         result = run_throughput(
             backend, pp=req["pp"], tg=req["tg"], pairs=pairs,  # type: ignore[arg-type]
             repetitions=req["repetitions"], warmup=req["warmup"], seed=req["seed"],
+            depths=depths, depth_gen=depth_gen, trace=bool(req.get("trace")),
+            energy=EnergyMeter.open(want_gpu=backend.info().device == "gpu"),
         )
         result.load_s = single(load_s, "s")
         info = backend.info()
@@ -202,7 +206,8 @@ def _run_lab(req: dict[str, Any]) -> dict[str, Any]:
     reports = []
     for _ in range(req["lab_repetitions"]):
         report = run_check(
-            req["lab"], reference=True, model=req["model"], backend=req["backend"], device=req["device"],
+            req["lab"], reference=True, model=req["model"], backend=req["backend"],
+            embed_backend=req.get("embed_backend"), device=req["device"],
             threads=req.get("threads"), limit=req.get("limit"), seed=req["seed"], timeout_s=req.get("check_timeout_s"),
             timeout_source="the bench's time limit per cell",
         )
@@ -222,6 +227,22 @@ def _run_lab(req: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _fingerprint(req: dict[str, Any]) -> dict[str, Any]:
+    """The chat model's greedy-output fingerprint with the labs' settings (the throughput cell's own
+    backend runs as llama-bench does, flash attention on: not how the labs answer)."""
+    from harness.bench.fingerprint import greedy_fingerprint
+    from harness.labs.child import open_backend_spec  # as a lab opens it: same defaults, custom backends too
+
+    backend = open_backend_spec(req["backend"], req["model"], "chat", req["device"], req.get("threads"))
+    try:
+        fp = greedy_fingerprint(backend)
+        info = backend.info()
+    finally:
+        backend.close()
+    return fp | {"threads": info.threads, "flash_attn": info.extra.get("flash_attn"), "device_used": info.device,
+                 "n_gpu_layers": info.n_gpu_layers}
+
+
 def main(argv: list[str]) -> int:
     from harness.procs import Ended, die_with_parent, ending_signals
 
@@ -233,6 +254,11 @@ def main(argv: list[str]) -> int:
         try:
             out = _run_throughput(req) if req["lab"] == "throughput" else _run_lab(req)
             out["status"] = "ok"
+            if req.get("fingerprint"):
+                try:
+                    out["fingerprint"] = _fingerprint(req)
+                except Exception as e:  # the cell's figures stand; the next cell of this model tries again
+                    out["fingerprint_error"] = f"{type(e).__name__}: {e}"
         except Ended as e:  # stopped: no result to write
             return e.exit_code
         except KeyboardInterrupt:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.bench.comparability import BASELINE_FEATURES, Verdict, group_key, verdicts
 from harness.bench.schema import ResultFile, RunResult, Stat, SystemInfo
 
 REL_FLOOR = 0.05  # both sides have a spread (n >= 2)
@@ -33,7 +34,7 @@ HIGHER_BETTER, LOWER_BETTER, NEUTRAL = "higher", "lower", "neutral"
 @dataclass
 class Metric:
     name: str
-    kind: str  # speed | latency | accuracy | memory
+    kind: str  # speed | latency | accuracy | memory | energy
     better: str
     stat: Stat
 
@@ -57,11 +58,16 @@ class Comparison:
     rows: list[Row]
     findings: list[str]
     notes: list[str] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)  # said before any figure (comparability.py)
+
+    def verdict_lines(self) -> list[str]:
+        return [v.text(self.files[0]) for v in self.verdicts]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "files": self.files,
             "systems": self.systems,
+            "verdicts": [v.to_dict() | {"text": v.text(self.files[0])} for v in self.verdicts],
             "rows": [
                 {
                     "cell": r.cell, "metric": r.metric, "kind": r.kind, "better": r.better,
@@ -151,6 +157,17 @@ def run_metrics(run: RunResult) -> list[Metric]:
         for p in tp.pairs:
             out.append(Metric(f"ttft {p.n_prompt}+{p.n_gen} s", "latency", LOWER_BETTER, p.ttft_s))
             out.append(Metric(f"decode {p.n_prompt}+{p.n_gen} tok/s", "speed", HIGHER_BETTER, p.decode_tok_s))
+        for key, label in (("pp_j_per_token", "pp J/token"), ("tg_j_per_token", "tg J/token")):
+            joules = getattr(tp.energy, key) if tp.energy else None
+            if joules is not None:
+                out.append(Metric(label, "energy", LOWER_BETTER, Stat(mean=joules, median=joules, n=1, stddev=0.0, unit="J")))
+        for d in tp.depths:
+            out.append(Metric(f"decode at depth {d.depth} tok/s", "speed", HIGHER_BETTER, d.decode_tok_s))
+            for q in ("p50", "p99"):  # pooled over every token: one figure, its spread unknown
+                v = getattr(d.itl_ms, q)
+                if v is not None:
+                    out.append(Metric(f"ITL {q} at depth {d.depth} ms", "latency", LOWER_BETTER,
+                                      Stat(mean=v, median=v, n=1, stddev=0.0, unit="ms")))
     lab = run.lab
     if lab:
         for k, s in lab.accuracy.items():
@@ -196,7 +213,7 @@ def build_label(result: ResultFile) -> str:
         if b is None:
             parts.append(f"llama-cpp-python {s.llama_cpp_version or '?'} (build not recorded)")
             continue
-        features = " ".join(f for f in b.cpu_features if f not in ("SSE3", "SSSE3", "LLAMAFILE", "OPENMP")) or "none"
+        features = " ".join(f for f in b.cpu_features if f not in BASELINE_FEATURES) or "none"
         repack = "" if b.extra_bufts is not False else ", extra buffer types off"
         flags = f"CMAKE_ARGS {b.cmake_args!r}" if b.built_by else "flags unknown"
         parts.append(f"llama-cpp-python {s.llama_cpp_version or '?'} ({features}; AMX {'on' if b.amx else 'off'}"
@@ -250,6 +267,7 @@ def compare(results: list[ResultFile], names: list[str]) -> Comparison:
     cells = list(dict.fromkeys(label for runs in by_file for label in runs))
     rows: list[Row] = []
     findings: list[str] = []
+    judged = verdicts(results, names)
     for label in cells:
         per_file = [runs.get(label) for runs in by_file]
         hosts = [
@@ -282,12 +300,22 @@ def compare(results: list[ResultFile], names: list[str]) -> Comparison:
                 row.marks.append(mark)
             rows.append(row)
         for i, items in differing.items():  # one finding per cell and file, its cause said once
-            findings.append(
-                f"{label}: {'; '.join(items)} in {names[0]} vs {names[i]}, with the same model and settings "
-                "(expected equal at temperature 0)" + thread_cause(per_file[0], per_file[i])  # type: ignore[arg-type]
-            )
+            findings.append(f"{label}: {'; '.join(items)} in {names[0]} vs {names[i]}, with the same model and settings"
+                            + _why_accuracy_differs(judged, names[i], per_file[0], per_file[i]))  # type: ignore[arg-type]
     return Comparison(files=names, systems=[system_label(r) for r in results], rows=rows, findings=findings,
-                      notes=_notes(rows, names, results))
+                      notes=_notes(rows, names, results), verdicts=judged)
+
+
+def _why_accuracy_differs(judged: list[Verdict], name: str, a: RunResult, b: RunResult) -> str:
+    """What the greedy-output fingerprints say about it, or the thread-count rule where they are missing."""
+    verdict = next((v for v in judged if v.file == name and v.group == group_key(a.cell)), None)
+    if verdict and verdict.same_answers is False:
+        cause = next(c for c in verdict.caveats if c.startswith("greedy outputs differ"))
+        return f": expected, the {cause}"
+    if verdict and verdict.same_answers is True:
+        return (": NOT expected, the greedy-output fingerprints are equal; the lab's own data, seed or grader "
+                "may differ (check its version) or a lab is not deterministic")
+    return " (expected equal at temperature 0)" + thread_cause(a, b)
 
 
 def _notes(rows: list[Row], names: list[str], results: list[ResultFile]) -> list[str]:
@@ -354,10 +382,11 @@ def to_markdown(cmp: Comparison) -> str:
                 cells.append(fmt_ratio(r.ratios[i], r.marks[i]))
         lines.append("| " + " | ".join(cells) + " |")
     legend = f"\n{LEGEND}\n"
+    verdict = "".join(f"- **{esc(x)}**\n" for x in cmp.verdict_lines())
     systems = "".join(f"\n- {esc(Path(f).name)}: {esc(s)}" for f, s in zip(cmp.files, cmp.systems))
     findings = "".join(f"\n- **finding**: {esc(x)}" for x in cmp.findings)
     notes = "".join(f"\n- note: {esc(x)}" for x in cmp.notes)
-    return "\n".join(lines) + "\n" + legend + systems + ("\n" + findings if findings else "") + notes + "\n"
+    return (verdict + "\n" if verdict else "") + "\n".join(lines) + "\n" + legend + systems + ("\n" + findings if findings else "") + notes + "\n"
 
 
 def to_rich(cmp: Comparison):

@@ -33,9 +33,15 @@ def _v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "schema_version": 4}
 
 
+def _v4_to_v5(data: dict[str, Any]) -> dict[str, Any]:
+    # v5 added RunResult.fingerprint (optional): a v4 file has none, so compare cannot tell whether
+    # its answers match another file's and says so.
+    return {**data, "schema_version": 5}
+
+
 # from-version -> function returning the dict at from-version + 1. Version 1 is the first public one;
 # add an entry here (and a test) whenever SCHEMA_VERSION is bumped.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
 
 
 def read_result(path: Path | str) -> ResultFile:

@@ -14,7 +14,7 @@ from pathlib import Path
 from harness.bench.compare import LEGEND, Comparison, center, fmt_ratio, fmt_stat
 from harness.bench.schema import ResultFile
 
-_CSS = """
+PAGE_CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:13px}
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
@@ -95,25 +95,42 @@ def _accuracy_latency_plot(results: list[ResultFile], names: list[str]) -> str |
     return _png(fig)
 
 
-def _ttft_plot(results: list[ResultFile], names: list[str]) -> str | None:
+def _throughput_line_plot(results: list[ResultFile], names: list[str], points, *, min_points: int,
+                          xlabel: str, ylabel: str, title: str, from_zero: bool = False) -> str | None:
+    """One line per throughput cell: points(ThroughputResult) -> [(x, Stat)]; None when nothing to draw."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
     drawn = False
     for name, res in zip(names, results):
         for run in res.runs:
-            pts = sorted((p.n_prompt, center(p.ttft_s)) for p in (run.throughput.pairs if run.throughput else []) if center(p.ttft_s) is not None)
-            if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=_mpl_text(f"{Path(name).name}: {run.cell.model}/{run.device_used or run.cell.device}"))
+            pts = sorted((x, center(s)) for x, s in (points(run.throughput) if run.throughput else []) if center(s) is not None)
+            if len(pts) >= min_points:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o",
+                        label=_mpl_text(f"{Path(name).name}: {run.cell.model}/{run.device_used or run.cell.device}"))
                 drawn = True
     if not drawn:
         plt.close(fig)
         return None
-    ax.set_xlabel("prompt tokens")
-    ax.set_ylabel("time to first token (s)")
-    ax.set_title("TTFT by prompt length")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if from_zero:
+        ax.set_ylim(bottom=0)
+    ax.set_title(title)
     ax.legend(fontsize=7)
     return _png(fig)
+
+
+def _ttft_plot(results: list[ResultFile], names: list[str]) -> str | None:
+    return _throughput_line_plot(results, names, lambda tp: [(p.n_prompt, p.ttft_s) for p in tp.pairs], min_points=1,
+                                 xlabel="prompt tokens", ylabel="time to first token (s)", title="TTFT by prompt length")
+
+
+def _depth_plot(results: list[ResultFile], names: list[str]) -> str | None:
+    """Decode tok/s against the tokens already in the KV cache (bench --depths)."""
+    return _throughput_line_plot(results, names, lambda tp: [(d.depth, d.decode_tok_s) for d in tp.depths], min_points=2,
+                                 xlabel="tokens already in the KV cache (depth)", ylabel="decode tok/s",
+                                 title="Decode speed by context depth", from_zero=True)
 
 
 def _prompt_cache_table(results: list[ResultFile], names: list[str]) -> str | None:
@@ -143,12 +160,16 @@ def render_html(cmp: Comparison, results: list[ResultFile]) -> str:
     e = html.escape
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>harness compare</title>",
-        f"<style>{_CSS}</style></head><body><h1>harness compare</h1>",
+        f"<style>{PAGE_CSS}</style></head><body><h1>harness compare</h1>",
         "<h2>Files</h2><table><tr><th>#</th><th>file</th><th>system</th><th>created</th><th>harness</th></tr>",
     ]
     for i, (f, sysl, res) in enumerate(zip(cmp.files, cmp.systems, results), 1):
         parts.append(f"<tr><td>{i}</td><td>{e(Path(f).name)}</td><td>{e(sysl)}</td><td>{e(res.created_at)}</td><td>{e(res.harness_version)}</td></tr>")
     parts.append("</table>")
+    if cmp.verdicts:
+        parts.append("<h2>Comparable?</h2>" + "".join(
+            f"<p class='{'finding' if not v.comparable else ''}'>{e(line)}</p>"
+            for line, v in zip(cmp.verdict_lines(), cmp.verdicts)))
     if cmp.findings:
         parts.append("<h2>Findings</h2>" + "".join(f"<p class='finding'>{e(x)}</p>" for x in cmp.findings))
     if cmp.notes:
@@ -157,6 +178,7 @@ def render_html(cmp: Comparison, results: list[ResultFile]) -> str:
         ("Decode tok/s per model and device", _decode_plot(results, cmp.files)),
         ("Accuracy vs latency per lab", _accuracy_latency_plot(results, cmp.files)),
         ("Time to first token by prompt length", _ttft_plot(results, cmp.files)),
+        ("Decode speed by context depth", _depth_plot(results, cmp.files)),
     ):
         if png:
             parts.append(f"<h2>{e(title)}</h2><img alt='{e(title, quote=True)}' src='data:image/png;base64,{png}'>")

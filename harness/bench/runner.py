@@ -14,14 +14,15 @@ from typing import Any, Callable
 
 from harness import __version__
 from harness.bench import bandwidth as bw
+from harness.bench.comparability import group_key
 from harness.bench.matrix import THROUGHPUT, expand, shard_cells
 from harness.bench.probe import HostProbe, open_probe
 from harness.bench.schema import (
-    Bandwidth, Cell, LabFigures, MatrixSpec, ResultFile, RunResult, Settings, Shard, Stat, ThroughputResult,
+    Bandwidth, Cell, Fingerprint, LabFigures, MatrixSpec, ResultFile, RunResult, Settings, Shard, Stat, ThroughputResult,
 )
 from harness.bench.stats import summarize
 from harness.bench.system import collect, private_strings, scrub, system_key
-from harness.bench.throughput import DEFAULT_PAIRS
+from harness.bench.throughput import DEFAULT_DEPTH_GEN, DEFAULT_DEPTHS, DEFAULT_PAIRS
 from harness.errors import HarnessError
 from harness.native_crash import crash_advice, signal_name
 from harness.procs import hold_ending_signals, stop, track, unblock_ending_signals
@@ -44,6 +45,10 @@ class BenchOptions:
     pp: int = 512
     tg: int = 128
     pairs: tuple[tuple[int, int], ...] = DEFAULT_PAIRS
+    depths: tuple[int, ...] = DEFAULT_DEPTHS
+    depth_gen: int = DEFAULT_DEPTH_GEN
+    trace: bool = False
+    embed_backend: str | None = None  # a lab's embedding model: harness.backends.registry.embed_backend_for
     cell_timeout_s: float = 3600.0
     measure_bandwidth: bool = True
     host_probe: bool = True
@@ -80,7 +85,7 @@ def _model_facts(model: str) -> tuple[str | None, int | None]:
         return None, None
 
 
-def _run_cell(cell: Cell, opts: BenchOptions) -> dict[str, Any]:
+def _run_cell(cell: Cell, opts: BenchOptions, fingerprint: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
         out_path = Path(tmp) / "cell.json"
         req = {
@@ -88,10 +93,13 @@ def _run_cell(cell: Cell, opts: BenchOptions) -> dict[str, Any]:
             "threads": opts.threads, "seed": opts.seed, "limit": opts.limit,
             "repetitions": opts.repetitions, "warmup": opts.warmup, "lab_repetitions": opts.lab_repetitions,
             "pp": opts.pp, "tg": opts.tg, "pairs": [list(p) for p in opts.pairs], "output": str(out_path),
+            "depths": list(opts.depths), "depth_gen": opts.depth_gen, "trace": opts.trace,
+            "embed_backend": opts.embed_backend,
             "parent_pid": os.getpid(),  # the cell dies with this process (harness/procs.py)
             # a lab's timeout_s is sized for its default model and a learner's hang; the bench runs the
             # reference on bigger models too, under its own cell limit
             "check_timeout_s": opts.cell_timeout_s,
+            "fingerprint": fingerprint,  # the first cell of each model · backend · device (comparability.py)
         }
         req_path = Path(tmp) / "request.json"
         req_path.write_text(json.dumps(req), encoding="utf-8")
@@ -189,10 +197,13 @@ def _run_cells(
     runs: list[RunResult] = []
     # between cells, so one probe serves as the "after" of a cell and the "before" of the next
     before = _probe_samples(probe)
+    fingerprinted: set[str] = set()
     for i, cell in enumerate(cells):
         if on_cell:
             on_cell(i, len(cells), cell, "start")
-        out = _run_cell(cell, opts)
+        out = _run_cell(cell, opts, fingerprint=group_key(cell) not in fingerprinted)
+        if out.get("fingerprint"):
+            fingerprinted.add(group_key(cell))
         after = _probe_samples(probe)
         info = out.get("info") or {}
         # model facts only where the cell's model was loaded (a retrieval-only lab never loads --model)
@@ -210,6 +221,7 @@ def _run_cells(
                 peak_rss_bytes=out.get("peak_rss_bytes"), peak_vram_bytes=out.get("peak_vram_bytes"),
                 throughput=tp, lab=lab, host_probe=_probe_stat(before, after),
                 decode_efficiency=bw.decode_efficiency(decode, gpu_bw if device_used == "gpu" else best_bw, size),
+                fingerprint=Fingerprint.model_validate(out["fingerprint"]) if out.get("fingerprint") else None,
             )
         )
         before = after

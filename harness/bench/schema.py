@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 4  # 2: host probe (RunResult.host_probe, SystemInfo.host_probe_method); 3: llama_cpp_build; 4: Settings.prefix_cache
+SCHEMA_VERSION = 5  # 2: host probe (RunResult.host_probe, SystemInfo.host_probe_method); 3: llama_cpp_build; 4: Settings.prefix_cache; 5: RunResult.fingerprint, ThroughputResult.depths/trace/energy
 TOOL = "local-lab-harness"
 
 
@@ -121,6 +121,47 @@ class ThroughputPoint(_Model):
     generated_tokens: Stat  # < n_gen when the model stopped early (end of text)
 
 
+class Quantiles(_Model):
+    """Tail figures of many small observations pooled over repetitions (e.g. every inter-token gap)."""
+
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    max: float | None = None
+    n: int = 0
+    unit: str | None = None
+
+
+class DepthPoint(_Model):
+    """Streamed generation after `depth` tokens already in the KV cache (llama-bench -d), timed per token."""
+
+    depth: int = Field(description="prompt tokens asked for; 0: a prompt of a few tokens, as tg<N> uses")
+    n_gen: int
+    prompt_tokens: Stat
+    decode_tok_s: Stat = Field(description="(tokens - 1) / (last token - first token), per repetition")
+    itl_ms: Quantiles = Field(description="inter-token latency: the gaps between streamed tokens, all repetitions")
+    generated_tokens: Stat
+
+
+class TokenTrace(_Model):
+    """Every streamed token's time of one repetition (bench --trace), ms from the request's start."""
+
+    depth: int
+    repetition: int
+    token_ms: list[float]
+
+
+class Energy(_Model):
+    """Joules per token over the measured pp/tg repetitions (harness/bench/energy.py), where the machine can tell."""
+
+    sources: list[str] = Field(default_factory=list, description="e.g. rapl:package-0, nvml; empty: none available")
+    pp_j_per_token: float | None = None
+    tg_j_per_token: float | None = None
+    tg_tok_per_s_per_w: float | None = Field(None, description="= generated tokens per joule")
+    tg_mean_w: float | None = None
+    note: str | None = Field(None, description="why a figure is missing, e.g. 'energy not available on this machine: ...'")
+
+
 class ThroughputResult(_Model):
     """llama-bench-comparable figures: pp<N> = prefill of an N-token prompt, tg<N> = N generated tokens."""
 
@@ -131,6 +172,23 @@ class ThroughputResult(_Model):
     tg_tok_s: Stat
     tg_generated_tokens: Stat
     pairs: list[ThroughputPoint] = Field(default_factory=list)
+    depths: list[DepthPoint] = Field(default_factory=list, description="schema v5: decode speed and ITL by depth")
+    trace: list[TokenTrace] | None = Field(None, description="schema v5, with --trace: every token's time")
+    energy: Energy | None = Field(None, description="schema v5")
+
+
+class Fingerprint(_Model):
+    """The greedy-output fingerprint of a chat model as the labs run it (harness/bench/fingerprint.py):
+    equal fingerprints, equal answers on its prompts; different ones name a numerics difference."""
+
+    method: str
+    sha256: str = Field(description="first 16 hex digits of the sha256 of the replies")
+    prompts: int
+    tokens: int = Field(description="tokens generated in all")
+    threads: int | None = None
+    flash_attn: bool | None = None
+    device_used: str | None = None
+    n_gpu_layers: int | None = None
 
 
 class Criterion(_Model):
@@ -184,6 +242,8 @@ class RunResult(_Model):
     decode_efficiency: float | None = Field(
         None, description="decode tok/s / (memory bandwidth / model bytes); see docs/benchmarks.md"
     )
+    fingerprint: Fingerprint | None = Field(
+        None, description="of the chat model with the labs' settings, on the first cell of each model/backend/device")
 
 
 class MatrixSpec(_Model):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from harness.bench.schema import Stat
+from harness.bench.schema import Quantiles, Stat
 from harness.grading import stats
 
 
@@ -21,3 +21,11 @@ def summarize(values: Iterable[float | None], unit: str | None = None) -> Stat:
 
 def single(value: float | None, unit: str | None = None) -> Stat:
     return summarize([value], unit)
+
+
+def quantiles(values: Iterable[float], unit: str | None = None) -> Quantiles:
+    vals = sorted(float(v) for v in values if math.isfinite(float(v)))
+    if not vals:
+        return Quantiles(n=0, unit=unit)
+    q = lambda p: stats.percentile(vals, p)  # noqa: E731
+    return Quantiles(p50=q(50), p95=q(95), p99=q(99), max=vals[-1], n=len(vals), unit=unit)

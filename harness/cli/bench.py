@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from harness.cli.common import (
-    JsonOpt, PrefixCacheOpt, apply_prefix_cache, emit_json, err_console, on_interrupt, out_console,
+    EmbedBackendOpt, JsonOpt, PrefixCacheOpt, apply_prefix_cache, emit_json, err_console, on_interrupt, out_console,
 )
 
 
@@ -16,6 +16,7 @@ def bench(
     labs: List[str] = typer.Option(..., "--labs", help="Lab ids (repeatable or comma-separated), 'throughput', or 'all'."),
     model: List[str] = typer.Option(["smollm2-135m"], "--model", help="Model lock name (repeatable)."),
     backend: List[str] = typer.Option(["llama-cpp"], "--backend", help="llama-cpp | ollama | openai (repeatable)."),
+    embed_backend: Optional[str] = EmbedBackendOpt,
     base_url: List[str] = typer.Option([], "--base-url", help="Server URL: BACKEND=URL (repeatable), or a bare URL with one server backend (else OLLAMA_HOST / HARNESS_OPENAI_BASE_URL)."),
     device: List[str] = typer.Option(["auto"], "--device", help="cpu | gpu | auto (repeatable)."),
     repetitions: int = typer.Option(3, "--repetitions", min=1, help="Measured repetitions of each throughput test."),
@@ -27,6 +28,9 @@ def bench(
     pp: int = typer.Option(512, "--pp", min=1, help="Prompt tokens of the prefill test (pp512 by default)."),
     tg: int = typer.Option(128, "--tg", min=1, help="Generated tokens of the decode test (tg128 by default)."),
     pairs: str = typer.Option("64:128,512:128,1024:32", "--pairs", help="PROMPT:GEN pairs timed with TTFT."),
+    depths: str = typer.Option("0", "--depths", help="Tokens already in the KV cache before a streamed, per-token timed generation (llama-bench -d), e.g. 0,512,1024,2048,4096."),
+    depth_gen: int = typer.Option(32, "--depth-gen", min=2, help="Tokens generated at each depth."),
+    trace: bool = typer.Option(False, "--trace", help="Keep every streamed token's time in the result file (else only the summary)."),
     output: Path = typer.Option(..., "-o", "--output", help="Result JSON to write."),
     shard: Optional[str] = typer.Option(None, "--shard", help="i/n: run only this machine's share of the matrix."),
     include_host: bool = typer.Option(False, "--include-host", help="Record host name, user and home path (off: files are meant to be shared)."),
@@ -42,7 +46,7 @@ def bench(
     from harness.bench.matrix import expand, parse_shard, shard_cells
     from harness.bench.runner import BenchOptions, resolve_labs, run_bench
     from harness.bench.schema import MatrixSpec
-    from harness.bench.throughput import parse_pairs
+    from harness.bench.throughput import parse_depths, parse_pairs
     from harness.errors import HarnessError
 
     export_base_urls(backend, base_url)  # the cells' child processes inherit it
@@ -55,6 +59,7 @@ def bench(
         repetitions=repetitions, warmup=warmup, lab_repetitions=lab_repetitions, limit=limit, seed=seed,
         threads=threads, shard=parse_shard(shard) if shard else None, include_host=include_host,
         pp=pp, tg=tg, pairs=parse_pairs(pairs), host_probe=host_probe,
+        depths=parse_depths(depths), depth_gen=depth_gen, trace=trace, embed_backend=embed_backend,
     )
     n_cells = len(shard_cells(expand(MatrixSpec(labs=opts.labs, models=opts.models, backends=opts.backends, devices=opts.devices)), opts.shard))
     con = out_console(as_json)
@@ -114,6 +119,19 @@ def _print_summary(con, result) -> None:
                 + (f", decode efficiency {run.decode_efficiency:.2f}" if run.decode_efficiency is not None else ""),
                 highlight=False,
             )
+            if tp.energy and tp.energy.sources:
+                en = tp.energy
+                figures = [f"tg {en.tg_j_per_token:.3g} J/token" if en.tg_j_per_token else None,
+                           f"{en.tg_tok_per_s_per_w:.3g} tok/s per W" if en.tg_tok_per_s_per_w else None,
+                           f"{en.tg_mean_w:.3g} W mean" if en.tg_mean_w else None,
+                           f"pp {en.pp_j_per_token:.3g} J/token" if en.pp_j_per_token else None]
+                con.print(f"    energy ({', '.join(en.sources)}): {', '.join(f for f in figures if f) or 'no figure'}", highlight=False)
+            elif tp.energy and tp.energy.note:
+                con.print(f"    {escape(tp.energy.note)}", highlight=False)
+            for d in tp.depths:
+                q = d.itl_ms
+                itl = f"ITL p50/p95/p99 {q.p50:.1f}/{q.p95:.1f}/{q.p99:.1f} ms" if q.n else "no ITL (fewer than 2 tokens)"
+                con.print(f"    depth {d.depth}: decode {_rate(d.decode_tok_s)}, {itl}", highlight=False)
         elif run.lab:
             crit = ", ".join(f"{escape(c.name)}={c.value:.3g}" for c in run.lab.criteria if c.value is not None)
             con.print(f"[green]✓[/] {label}: {'passed' if run.lab.passed else 'not passed'} {crit} ({run.wall_s:.0f} s)", highlight=False)
@@ -159,6 +177,9 @@ def compare_cmd(
 
         from harness.bench.compare import LEGEND
 
+        for line, v in zip(cmp.verdict_lines(), cmp.verdicts):
+            style = "bold red" if not v.comparable else ("yellow" if v.same_answers is False else "green")
+            con.print(f"[{style}]{escape(line)}[/]", highlight=False)
         con.print(to_rich(cmp))
         con.print(LEGEND, highlight=False)
         for f, s in zip(cmp.files, cmp.systems):
@@ -194,3 +215,6 @@ def register(app: typer.Typer) -> None:
     app.command("bench")(bench)
     app.command("compare")(compare_cmd)
     app.command("merge")(merge_cmd)
+    from harness.cli.leaderboard import leaderboard_cmd
+
+    app.command("leaderboard")(leaderboard_cmd)

@@ -14,6 +14,10 @@ console = Console()
 err_console = Console(stderr=True)
 
 JsonOpt = typer.Option(False, "--json", help="Machine-readable JSON on stdout, nothing else there.")
+EmbedBackendOpt = typer.Option(
+    None, "--embed-backend",
+    help="Backend of the lab's embedding model (default: llama-cpp in-process when --backend is a server, "
+         "which usually serves one chat model; else the same as --backend).")
 
 
 def out_console(as_json: bool) -> Console:

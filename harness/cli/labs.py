@@ -11,13 +11,21 @@ import typer
 from rich.table import Table
 
 from harness.cli.common import (
-    JsonOpt, PrefixCacheOpt, apply_prefix_cache, emit_json, err_console, on_interrupt, out_console,
+    EmbedBackendOpt, JsonOpt, PrefixCacheOpt, apply_prefix_cache, emit_json, err_console, on_interrupt, out_console,
 )
 from harness.errors import LabError
 
 PROGRESS_INTERVAL_ENV = "HARNESS_PROGRESS_INTERVAL_S"  # seconds between "still running" lines (default 10)
 
 DirOpt = typer.Option(None, "--dir", help="Workspace folder (default ./labs-workspace/<id>/).")
+# check and watch grade the same way: one definition of each option they share
+ModelOpt = typer.Option(None, "--model", help="Chat model (default: the lab's).")
+BackendOpt = typer.Option("llama-cpp", "--backend", help="llama-cpp | ollama | openai.")
+BaseUrlOpt = typer.Option(None, "--base-url", help="Server URL for --backend ollama / openai (else OLLAMA_HOST / HARNESS_OPENAI_BASE_URL).")
+DeviceOpt = typer.Option("auto", "--device", help="auto | cpu | gpu.")
+LimitOpt = typer.Option(None, "--limit", help="At most this many items.")
+SeedOpt = typer.Option(0, "--seed")
+ThreadsOpt = typer.Option(None, "--threads", help="CPU threads for the model.")
 
 
 def _progress():
@@ -183,12 +191,13 @@ def _progress_interval() -> float:
     return value if value > 0 else 10.0
 
 
-def _check(lab: str, *, solution, reference, model, backend, device, dataset, limit, seed, timeout, threads,
-           dir, record: bool):
+def _check(lab: str, *, solution, reference, model, backend, embed_backend, device, dataset, limit, seed, timeout,
+           threads, dir, record: bool):
     from harness.labs.check import run_check
 
     on_interrupt(f"the check of {lab} was stopped (its process was ended); nothing was saved")
-    report = run_check(lab, solution, reference=reference, model=model, backend=backend, device=device,
+    report = run_check(lab, solution, reference=reference, model=model, backend=backend, embed_backend=embed_backend,
+                       device=device,
                        dataset=dataset, limit=limit, seed=seed, timeout_s=timeout, threads=threads, workspace_dir=dir,
                        on_progress=_still_running, progress_every_s=_progress_interval())
     on_interrupt(None)
@@ -201,15 +210,16 @@ def cmd_check(
     lab: str = typer.Argument(..., help="Lab id."),
     solution: Optional[Path] = typer.Option(None, "--solution", help="File to grade (default: your workspace file)."),
     reference: bool = typer.Option(False, "--reference", help="Grade the lab's reference solution."),
-    model: Optional[str] = typer.Option(None, "--model", help="Chat model (default: the lab's)."),
-    backend: str = typer.Option("llama-cpp", "--backend", help="llama-cpp | ollama | openai."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="Server URL for --backend ollama / openai (else OLLAMA_HOST / HARNESS_OPENAI_BASE_URL)."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | gpu."),
+    model: Optional[str] = ModelOpt,
+    backend: str = BackendOpt,
+    embed_backend: Optional[str] = EmbedBackendOpt,
+    base_url: Optional[str] = BaseUrlOpt,
+    device: str = DeviceOpt,
     dataset: Optional[Path] = typer.Option(None, "--dataset", help="Another data file in the lab's format."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="At most this many items."),
-    seed: int = typer.Option(0, "--seed"),
+    limit: Optional[int] = LimitOpt,
+    seed: int = SeedOpt,
     timeout: Optional[float] = typer.Option(None, "--timeout", min=1, help="Seconds before the check is stopped (default: the lab's limit; raise it on a slow machine)."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the model."),
+    threads: Optional[int] = ThreadsOpt,
     dir: Optional[Path] = DirOpt,
     prefix_cache: bool = PrefixCacheOpt,
     as_json: bool = JsonOpt,
@@ -226,8 +236,9 @@ def cmd_check(
     get_lab(lab)  # an unknown id fails here, before anything is printed
     if not as_json:
         con.print(f"[dim]checking {lab} ...[/]")
-    report = _check(lab, solution=solution, reference=reference, model=model, backend=backend, device=device,
-                    dataset=dataset, limit=limit, seed=seed, timeout=timeout, threads=threads, dir=dir, record=True)
+    report = _check(lab, solution=solution, reference=reference, model=model, backend=backend,
+                    embed_backend=embed_backend, device=device, dataset=dataset, limit=limit, seed=seed,
+                    timeout=timeout, threads=threads, dir=dir, record=True)
     if as_json:
         emit_json(report.model_dump(mode="json"))
     else:
@@ -280,18 +291,24 @@ def _watch_target(lab: str | None):
 
 def cmd_watch(
     lab: Optional[str] = typer.Argument(None, help="Lab id (default: the first started lab not yet passed)."),
-    model: Optional[str] = typer.Option(None, "--model"),
-    backend: str = typer.Option("llama-cpp", "--backend"),
-    device: str = typer.Option("auto", "--device"),
-    limit: Optional[int] = typer.Option(None, "--limit"),
+    model: Optional[str] = ModelOpt,
+    backend: str = BackendOpt,
+    embed_backend: Optional[str] = EmbedBackendOpt,
+    base_url: Optional[str] = BaseUrlOpt,
+    device: str = DeviceOpt,
+    limit: Optional[int] = LimitOpt,
+    seed: int = SeedOpt,
+    threads: Optional[int] = ThreadsOpt,
     dir: Optional[Path] = DirOpt,
     interval: float = typer.Option(1.0, "--interval", help="Seconds between looks at the file."),
     prefix_cache: bool = PrefixCacheOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Re-check your solution every time you save it. Ctrl-C stops."""
+    from harness.backends.http_common import export_base_url
     from harness.labs.workspace import default_solution_path
 
+    export_base_url(backend, base_url)
     apply_prefix_cache(prefix_cache)
     con = out_console(as_json)
     _warn_to(con)
@@ -306,8 +323,9 @@ def cmd_watch(
             mtime = path.stat().st_mtime_ns if path.exists() else None
             if mtime is not None and mtime != last:
                 last = mtime
-                report = _check(spec.id, solution=path, reference=False, model=model, backend=backend, device=device,
-                                dataset=None, limit=limit, seed=0, timeout=None, threads=None, dir=dir, record=True)
+                report = _check(spec.id, solution=path, reference=False, model=model, backend=backend,
+                                embed_backend=embed_backend, device=device, dataset=None, limit=limit, seed=seed,
+                                timeout=None, threads=threads, dir=dir, record=True)
                 if as_json:
                     emit_json(report.model_dump(mode="json"))
                 else:

@@ -1,7 +1,9 @@
-"""SQuAD v1.1's file format, checked in one place for the labs that read it (rag, evals)."""
+"""SQuAD v1.1's file format, checked in one place for the labs that read it (rag, evals, quantize, assistant)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 SQUAD_FORMAT = '{"data": [{"title", "paragraphs": [{"context", "qas": [{"question", "answers": [{"text"}]}]}]}]}'
@@ -20,3 +22,17 @@ def squad_articles(data: Any) -> list[dict] | None:
         for a in articles
     )
     return articles if ok else None
+
+
+def read_squad(path: Path | str, error: type[Exception] = ValueError) -> list[dict]:
+    """The articles of a SQuAD v1.1 file; `error` (a grader passes LearnerError) says what is wrong
+    with an unreadable file or another format."""
+    name = Path(path).name
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise error(f"cannot read the dataset {name}: {e}") from None
+    articles = squad_articles(data)
+    if articles is None:
+        raise error(f"{name} is not in SQuAD v1.1's format: expected {SQUAD_FORMAT}")
+    return articles

@@ -47,6 +47,7 @@ class LabContext:
     config: dict[str, Any]  # lab.toml [grader] table: lab-specific settings
     _llm_factory: Callable[[], Any] | None = None
     _embedder_factory: Callable[[], Any] | None = None
+    _embedder_opener: Callable[[Path], Any] | None = None  # another GGUF file, opened as ctx.embedder is
     _llm: Any = None
     _embedder: Any = None
     load_s: dict[str, float] = field(default_factory=dict)
@@ -77,6 +78,13 @@ class LabContext:
             self._embedder = self._embedder_factory()
             self.load_s["embedder"] = time.perf_counter() - t0
         return self._embedder
+
+    def open_embedder(self, model_path: Path | str):
+        """A new embedder over another GGUF file (e.g. a quantised copy of the embedding model), opened
+        with the same backend, device and threads as ctx.embedder. The caller closes it."""
+        if self._embedder_opener is None:
+            raise RuntimeError("this lab has no embedding model configured")
+        return self._embedder_opener(Path(model_path))
 
     def item_limit(self, default: int) -> int:
         return default if self.limit is None else min(default, self.limit)

@@ -30,6 +30,7 @@ def run_check(
     reference: bool = False,
     model: str | None = None,
     backend: str = "llama-cpp",
+    embed_backend: str | None = None,
     device: str = "auto",
     dataset: Path | None = None,
     limit: int | None = None,
@@ -45,7 +46,10 @@ def run_check(
     """Grade `solution` (default: the workspace file; reference=True: the lab's solution.py).
     timeout_source names who set timeout_s in a timeout's message (the lab's limit when it is None).
     on_progress(last ctx.progress or None, elapsed s, the time limit in s) is called every
-    progress_every_s while it runs."""
+    progress_every_s while it runs. embed_backend: the embedding model's backend (default:
+    harness.backends.registry.embed_backend_for)."""
+    from harness.backends.registry import embed_backend_for  # numpy: not on the CLI's import path
+
     spec = get_lab(lab_id, labs_root)
     if reference and solution is not None:
         raise LabError("give either a solution file or --reference, not both", "drop one of them")
@@ -65,6 +69,7 @@ def run_check(
         "entry": spec.entry,
         "models": {"chat": chat, "embedding": spec.models.embedding},
         "backend": backend,
+        "embed_backend": embed_backend_for(backend, embed_backend),
         "device": device,
         "threads": threads,
         "dataset": str(Path(dataset).resolve()) if dataset else None,

@@ -72,7 +72,7 @@ def import_file(name: str, path: Path) -> ModuleType:
     return module
 
 
-def _open_backend(backend: str, model: str, role: str, device: str, threads: int | None):
+def open_backend_spec(backend: str, model: str, role: str, device: str, threads: int | None):
     """Registry names ("llama-cpp", "ollama", "openai"), or "module:callable" / "path.py:callable"
     for a backend outside the harness (the engine's tests use a fake one this way)."""
     if ":" in backend and not backend.startswith(("http://", "https://")):
@@ -93,6 +93,7 @@ def build_context(req: dict[str, Any]):
 
     models = req.get("models") or {}
     backend, device, threads = req["backend"], req["device"], req.get("threads")
+    embed_backend = req.get("embed_backend") or backend
     chat, emb = models.get("chat"), models.get("embedding")
     return LabContext(
         lab_id=req["lab_id"],
@@ -102,8 +103,9 @@ def build_context(req: dict[str, Any]):
         limit=req.get("limit"),
         seed=int(req.get("seed", 0)),
         config=req.get("config") or {},
-        _llm_factory=(lambda: _open_backend(backend, chat, "chat", device, threads)) if chat else None,
-        _embedder_factory=(lambda: _open_backend(backend, emb, "embedding", device, threads)) if emb else None,
+        _llm_factory=(lambda: open_backend_spec(backend, chat, "chat", device, threads)) if chat else None,
+        _embedder_factory=(lambda: open_backend_spec(embed_backend, emb, "embedding", device, threads)) if emb else None,
+        _embedder_opener=(lambda path: open_backend_spec(embed_backend, str(path), "embedding", device, threads)) if emb else None,
         _progress_out=ProgressWriter(req["progress_fd"]) if req.get("progress_fd") is not None else None,
     )
 

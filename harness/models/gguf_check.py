@@ -69,7 +69,8 @@ class _Reader:
 
 def check_gguf_header(path: Path | str) -> dict:
     """Raise CorruptModelFile unless `path` is a structurally complete GGUF (v2/v3).
-    Returns a summary: version, tensor_count, kv_count, architecture."""
+    Returns a summary: version, tensor_count, kv_count, architecture, file_type (general.file_type:
+    llama.cpp's LLAMA_FTYPE_*, e.g. 7 for Q8_0; None when the file does not say)."""
     from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
 
     path = Path(path)
@@ -92,7 +93,7 @@ def check_gguf_header(path: Path | str) -> dict:
             n_tensors, n_kv = r.take("Q"), r.take("Q")
             if n_tensors > _MAX_COUNT or n_kv > _MAX_COUNT:
                 raise r.bad(f"implausible counts ({n_tensors} tensors, {n_kv} keys)")
-            alignment, arch = 32, None
+            alignment, arch, file_type = 32, None, None
             for _ in range(n_kv):
                 key = r.string()
                 vtype = r.take("I")
@@ -101,6 +102,8 @@ def check_gguf_header(path: Path | str) -> dict:
                     alignment = val
                 elif key == b"general.architecture" and isinstance(val, bytes):
                     arch = val.decode("utf-8", "replace")
+                elif key == b"general.file_type" and isinstance(val, int):
+                    file_type = val
             if alignment <= 0 or alignment & (alignment - 1):
                 raise r.bad(f"alignment {alignment} is not a power of two")
             end_of_data = 0
@@ -121,4 +124,5 @@ def check_gguf_header(path: Path | str) -> dict:
             data_start = (r.pos + alignment - 1) // alignment * alignment
             if data_start + end_of_data > size:
                 raise r.bad(f"its tensors need {data_start + end_of_data} bytes but the file has {size} (truncated)")
-    return {"version": version, "tensor_count": n_tensors, "kv_count": n_kv, "architecture": arch}
+    return {"version": version, "tensor_count": n_tensors, "kv_count": n_kv, "architecture": arch,
+            "file_type": file_type}

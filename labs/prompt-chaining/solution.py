@@ -1,41 +1,91 @@
 """prompt-chaining, reference solution.
 
-A GSM8K problem solved as a chain of steps that each do one thing:
-  1. write_expression: the model writes ONE arithmetic expression (constrained by a JSON
-     schema whose string pattern only allows digits, operators, parentheses and spaces);
-  2. safe_eval: Python computes it with an ast-walking evaluator - never eval();
-  3. format_answer: the number is written the way GSM8K writes answers.
-solve_single is the baseline: one prompt asking for the answer directly.
+A one-operation SVAMP problem solved as a chain of steps that each do one job:
+  1. extract_numbers: a regex takes the numbers out of the problem's body;
+  2. candidate_expressions: Python writes every "a op b" the answer could be (a - b and a / b
+     with the larger number first);
+  3. choose_expression: the model picks ONE of them, constrained by a JSON-schema enum, after a
+     few worked examples (the same fixed prefix every time, so the prompt cache skips it);
+  4. safe_eval: Python computes it with an ast-walking evaluator - never eval().
+solve_single is the baseline: one prompt, the same worked examples, the answer constrained to a
+JSON number.
 """
 
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import operator
 import re
 
-EXPRESSION_SCHEMA = {
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
+THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")  # "1,200" -> "1200"
+
+# Worked examples written for this lab (not SVAMP problems, so none is also a graded item).
+EXAMPLES = [
+    ("Tom had 12 apples. He gave 5 apples to his sister.", "How many apples does Tom have now?", "12 - 5"),
+    ("A box holds 6 pencils. Sara has 4 boxes.", "How many pencils does Sara have?", "6 * 4"),
+    ("There are 9 red balls and 7 blue balls in a bag.", "How many balls are in the bag?", "9 + 7"),
+    ("A baker made 24 cakes and put them equally on 3 plates.", "How many cakes are on each plate?", "24 / 3"),
+]
+CHOOSE_SYSTEM = "Write the arithmetic expression that answers the question."
+SINGLE_SYSTEM = "Answer the math problem with a number."
+ANSWER_SCHEMA = {
     "type": "object",
-    "properties": {"expression": {"type": "string", "pattern": "^[0-9][0-9+*/(). -]{0,48}$"}},
-    "required": ["expression"],
+    "properties": {"answer": {"type": "number"}},
+    "required": ["answer"],
     "additionalProperties": False,
 }
-
-EXPRESSION_PROMPT = (
-    "Write one arithmetic expression that computes the answer to the math problem. "
-    "Use only numbers and + - * / ( ). Reply as JSON: {\"expression\": \"...\"}"
-)
 
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 _UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg}
 MAX_ABS = 1e12  # refuse absurd intermediate values instead of computing them
 
 
-def write_expression(llm, problem: str) -> str:
-    messages = [{"role": "system", "content": EXPRESSION_PROMPT}, {"role": "user", "content": problem}]
-    reply = llm.chat(messages, max_tokens=64, temperature=0.0, schema=EXPRESSION_SCHEMA)
-    return json.loads(reply.text)["expression"]  # the schema bounds it, so the JSON is complete
+def extract_numbers(body: str) -> list[float]:
+    """The numbers of the body, in the order they appear, each once."""
+    return list(dict.fromkeys(float(m) for m in NUMBER.findall(THOUSANDS.sub("", body))))
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if x == int(x) else repr(x)
+
+
+def candidate_expressions(numbers: list[float]) -> list[str]:
+    """Every "a op b" over two of the numbers: a + b and a * b once per pair, a - b and a / b
+    with the larger number first (one-step word problems never go below zero or below one)."""
+    out = []
+    for a, b in itertools.combinations(numbers, 2):
+        big, small = max(a, b), min(a, b)
+        out += [f"{_fmt(a)} + {_fmt(b)}", f"{_fmt(big)} - {_fmt(small)}", f"{_fmt(a)} * {_fmt(b)}"]
+        if small != 0:
+            out.append(f"{_fmt(big)} / {_fmt(small)}")
+    return list(dict.fromkeys(out))
+
+
+def _problem(body: str, question: str) -> str:
+    return f"{body}\n{question}"
+
+
+def choose_expression(llm, body: str, question: str, candidates: list[str]) -> str:
+    """The model picks one candidate: a JSON-schema enum lets it write nothing else. The
+    candidates are in the schema only, not in the prompt (listing them there made this model
+    worse: it copied the first ones). The system line and the examples come first and never
+    change, so only the problem itself is evaluated after the first call."""
+    messages = [{"role": "system", "content": CHOOSE_SYSTEM}]
+    for b, q, e in EXAMPLES:
+        messages += [{"role": "user", "content": _problem(b, q)},
+                     {"role": "assistant", "content": json.dumps({"expression": e})}]
+    messages.append({"role": "user", "content": _problem(body, question)})
+    schema = {
+        "type": "object",
+        "properties": {"expression": {"type": "string", "enum": candidates}},
+        "required": ["expression"],
+        "additionalProperties": False,
+    }
+    reply = llm.chat(messages, max_tokens=48, temperature=0.0, schema=schema)
+    return json.loads(reply.text)["expression"]  # an enum of short strings: the JSON is complete
 
 
 def safe_eval(expression: str) -> float:
@@ -67,27 +117,27 @@ def _eval(node) -> float:
     return value
 
 
-def format_answer(value: float) -> str:
-    """GSM8K style: 72 not 72.0; at most 2 decimals otherwise (0.5, 2.25)."""
-    rounded = round(value, 2)
-    if rounded == int(rounded):
-        return str(int(rounded))
-    return f"{rounded:.2f}".rstrip("0").rstrip(".")
+def solve_chain(llm, body: str, question: str) -> float | None:
+    """Numbers -> candidates -> the model's choice -> Python's arithmetic. None when the body
+    has fewer than two numbers (nothing to choose from)."""
+    numbers = extract_numbers(body)
+    candidates = candidate_expressions(numbers)
+    if not candidates:
+        return None
+    expression = choose_expression(llm, body, question, candidates)
+    return safe_eval(expression)
 
 
-def solve_chain(llm, problem: str) -> str:
-    expression = write_expression(llm, problem)
+def solve_single(llm, body: str, question: str) -> float | None:
+    """Baseline: one prompt, the same worked examples with their answers, the answer constrained
+    to a JSON number. None when the reply is not complete JSON (a runaway number)."""
+    messages = [{"role": "system", "content": SINGLE_SYSTEM}]
+    for b, q, e in EXAMPLES:
+        messages += [{"role": "user", "content": _problem(b, q)},
+                     {"role": "assistant", "content": json.dumps({"answer": int(safe_eval(e))})}]
+    messages.append({"role": "user", "content": _problem(body, question)})
+    reply = llm.chat(messages, max_tokens=24, temperature=0.0, schema=ANSWER_SCHEMA)
     try:
-        value = safe_eval(expression)
-    except ValueError:
-        return ""  # the step failed: no answer rather than a guess
-    return format_answer(value)
-
-
-def solve_single(llm, problem: str) -> str:
-    """Baseline: one prompt, the answer read from the reply's last number."""
-    messages = [{"role": "system", "content": "Solve the math problem. End with: The answer is N."},
-                {"role": "user", "content": problem}]
-    reply = llm.chat(messages, max_tokens=64, temperature=0.0)
-    numbers = re.findall(r"-?\d[\d,]*(?:\.\d+)?", reply.text)
-    return numbers[-1].replace(",", "") if numbers else ""
+        return float(json.loads(reply.text)["answer"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None

@@ -9,7 +9,6 @@ the latency of each question end to end.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.grading.metrics import contains_answer, exact_match, token_f1
-from harness.grading.squad import SQUAD_FORMAT, squad_articles
+from harness.grading.squad import read_squad
 from harness.grading.stats import mcnemar_exact, p50, p95, paired_bootstrap
 from harness.labs.api import LabContext, LearnerError, Measurement, timed
 from harness.labs.recording import RecordingLLM
@@ -35,15 +34,7 @@ def squad_path(ctx: LabContext) -> Path:
 
 
 def load_articles(path: Path) -> list[dict]:
-    """SQuAD v1.1's format: {"data": [{title, paragraphs: [{context, qas: [{id, question, answers: [{text}]}]}]}]}."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise LearnerError(f"cannot read the dataset {Path(path).name}: {e}") from None
-    articles = squad_articles(data)
-    if articles is None:
-        raise LearnerError(f"{Path(path).name} is not in SQuAD v1.1's format: expected {SQUAD_FORMAT}")
-    return articles
+    return read_squad(path, LearnerError)
 
 
 def documents(articles: list[dict]) -> list[dict]:

@@ -236,6 +236,34 @@ def test_api_key_comes_from_the_environment(keyed_server, monkeypatch):
     b.close()
 
 
+def test_a_chat_only_server_names_the_missing_embedding_model_and_the_fix(keyed_server, monkeypatch):
+    """Most servers people run serve one chat model: the error names the role, not --model."""
+    monkeypatch.setenv("OPENAI_API_KEY", "s3cret")
+    with pytest.raises(ModelNotFound) as e:
+        OpenAIBackend("minilm-l6-v2", base_url=keyed_server.base, role="embedding")
+    assert "does not serve the embedding model 'minilm-l6-v2'" in e.value.message
+    assert "it serves: smollm2-135m" in e.value.hint and "--embed-backend llama-cpp" in e.value.hint
+    assert "pass one of them with --model" not in e.value.hint  # --model is the chat model
+
+
+@pytest.mark.slow
+def test_a_lab_embeds_in_process_next_to_a_chat_only_server(keyed_server, monkeypatch):
+    """`harness check rag --backend openai` against llama-cpp-python's server serving the chat model
+    only: the chat calls go to the server, the lab's embedder runs in-process (the default with a
+    server backend); --embed-backend openai sends it to the server, which says what is missing."""
+    from harness.labs.check import run_check
+    from harness.paths import REPO_ROOT
+
+    monkeypatch.setenv("HARNESS_LABS", str(REPO_ROOT / "labs"))
+    monkeypatch.setenv("HARNESS_OPENAI_BASE_URL", keyed_server.base)
+    monkeypatch.setenv("OPENAI_API_KEY", "s3cret")
+    r = run_check("rag", reference=True, backend="openai", limit=2)
+    assert r.error is None, r.error
+    assert r.backends["chat"]["backend"] == "openai" and r.backends["embedding"]["backend"] == "llama-cpp"
+    r = run_check("rag", reference=True, backend="openai", embed_backend="openai", limit=2)
+    assert r.error.kind == "harness" and "does not serve the embedding model 'minilm-l6-v2'" in r.error.message
+
+
 def test_doctor_says_the_key_was_refused(keyed_server, monkeypatch):
     from harness.cli.doctor import collect
 
@@ -305,3 +333,11 @@ def test_bench_base_urls_name_their_backend(monkeypatch):
         export_base_urls(["openai", "ollama"], ["http://127.0.0.1:6"])
     with pytest.raises(BackendError, match="not benchmarked"):
         export_base_urls(["llama-cpp"], ["ollama=http://127.0.0.1:6"])
+
+
+def test_embeddings_default_to_in_process_only_when_chat_goes_to_a_server():
+    from harness.backends.registry import embed_backend_for
+
+    assert embed_backend_for("openai") == embed_backend_for("ollama") == "llama-cpp"
+    assert embed_backend_for("llama-cpp") == "llama-cpp" and embed_backend_for("fake.py:open") == "fake.py:open"
+    assert embed_backend_for("openai", "openai") == "openai"

@@ -36,6 +36,8 @@ def test_lab_cell_figures(tmp_path):
     assert lab.extra.get("n") == 2 and "n" not in lab.accuracy  # a count is context, not an accuracy
     assert run.settings.repetitions == 2 and run.peak_rss_bytes > 10 * 2**20
     assert run.backend_info["roles"]["chat"]["backend"] == "fake" and run.backend_info["backend"] == "fake"
+    fp = run.fingerprint  # the first cell of a model · backend · device carries the greedy-output fingerprint
+    assert fp.method.startswith("greedy-v1") and fp.prompts == 4 and fp.tokens > 0 and len(fp.sha256) == 16
 
 
 def test_unknown_lab_fails_before_running(tmp_path):

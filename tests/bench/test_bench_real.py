@@ -25,7 +25,8 @@ def test_bench_throughput_cli_writes_a_valid_private_file(tmp_path, chat_model_p
     cmd = [
         sys.executable, "-m", "harness", "bench", "--labs", "throughput", "--model", "smollm2-135m",
         "--repetitions", "2", "--warmup", "1", "--pp", "32", "--tg", "8", "--pairs", "16:4",
-        "--threads", "1", "--device", "cpu", "-o", str(out), "--json",
+        "--threads", "1", "--device", "cpu", "--depths", "0,40", "--depth-gen", "6", "--trace",
+        "-o", str(out), "--json",
     ]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
@@ -44,11 +45,18 @@ def test_bench_throughput_cli_writes_a_valid_private_file(tmp_path, chat_model_p
     tp = run.throughput
     assert run.status == "ok" and run.device_used == "cpu" and run.settings.threads == 1
     assert run.settings.flash_attn is True  # as llama-bench measures pp/tg (lab cells: off)
+    fp = run.fingerprint  # ... but the fingerprint is of the model as the labs run it
+    assert fp.flash_attn is False and fp.threads == 1 and fp.device_used == "cpu" and fp.tokens > 0
     build = res.systems[run.system].llama_cpp_build  # how the llama.cpp that ran was built
     assert build.amx is False and build.built_by == "scripts/setup" and "-mno-amx-int8" in build.cmake_args
     assert tp.pp_tokens == 32 and tp.pp_tok_s.n == 2 and tp.pp_tok_s.mean > 0
     assert tp.tg_tok_s.n == 2 and tp.tg_tok_s.mean > 0 and tp.tg_generated_tokens.max <= 8
     assert tp.pairs[0].ttft_s.n == 2 and tp.pairs[0].ttft_s.mean > 0
+    d0, d40 = tp.depths  # streamed, every token timed
+    assert d40.prompt_tokens.mean <= 40 and d40.decode_tok_s.n == 2 and d0.decode_tok_s.mean > 0
+    assert d0.itl_ms.n >= 2 and 0 < d0.itl_ms.p50 <= d0.itl_ms.p99 <= d0.itl_ms.max
+    assert len(tp.trace) == 4 and all(len(t.token_ms) >= 2 for t in tp.trace)
+    assert tp.energy.sources or tp.energy.note.startswith("energy not available on this machine")
     assert run.peak_rss_bytes > run.model_bytes // 2  # the weights were mapped and touched
     assert run.peak_vram_bytes is None
     system = res.systems[run.system]

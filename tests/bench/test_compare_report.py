@@ -265,3 +265,24 @@ def test_a_different_llama_cpp_build_is_noted(run_factory, result_factory):
     assert "AMX off" in notes[0] and "AMX on, extra buffer types off; flags unknown" in notes[0]
     assert "build not recorded" in notes[1]
     assert "builds differ" in to_markdown(cmp)
+
+
+def test_depth_figures_are_compared_and_plotted(run_factory, result_factory):
+    from harness.bench.schema import DepthPoint, Quantiles
+
+    def with_depths(tg):
+        run = run_factory(tg=tg)
+        run.throughput.depths = [
+            DepthPoint(depth=d, n_gen=32, prompt_tokens=summarize([d] * 3), decode_tok_s=summarize([tg - d / 100] * 3),
+                       itl_ms=Quantiles(p50=1000 / tg, p95=1100 / tg, p99=1500 / tg, max=2000 / tg, n=93, unit="ms"),
+                       generated_tokens=summarize([32] * 3))
+            for d in (0, 1024)
+        ]
+        return result_factory([run])
+
+    results = [with_depths(100.0), with_depths(200.0)]
+    cmp = compare(results, ["a.json", "b.json"])
+    assert _row(cmp, "decode at depth 1024 tok/s").marks[1] == "better"
+    itl = _row(cmp, "ITL p99 at depth 0 ms")
+    assert itl.kind == "latency" and itl.ratios[1] == 0.5 and itl.marks[1] == "better"
+    assert "Decode speed by context depth" in render_html(cmp, results)

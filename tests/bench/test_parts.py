@@ -70,7 +70,7 @@ class FakeBackend:
 
 def test_throughput_driver_counts_and_unique_prompts():
     fb = FakeBackend()
-    res = run_throughput(fb, pp=40, tg=8, pairs=((10, 4), (30, 2)), repetitions=3, warmup=1, seed=1)
+    res = run_throughput(fb, pp=40, tg=8, pairs=((10, 4), (30, 2)), repetitions=3, warmup=1, seed=1, depths=())
     assert len(fb.prompts) == 4 * (1 + 3)  # pp, tg, two pairs; each 1 warm-up + 3 measured
     assert len(set(fb.prompts)) == len(fb.prompts)  # no two prompts share a KV-cache prefix
     # round by round (pp, tg, pairs), so a slow spell of the host hits every test alike
@@ -80,6 +80,47 @@ def test_throughput_driver_counts_and_unique_prompts():
     assert [p.n_prompt for p in res.pairs] == [10, 30]
     assert res.pairs[1].ttft_s.mean == 0.03  # 30 tokens each time
     assert needed_ctx(512, 128, ((1024, 32),)) == 1280
+
+
+class StreamingFake(FakeBackend):
+    """Streams one piece per token on a fake clock: 5 ms apart, 20 ms at every 4th token (a stall)."""
+
+    def __init__(self, clock):
+        super().__init__()
+        self.clock = clock
+
+    def stream_complete(self, prompt, *, max_tokens=256, temperature=0.0, seed=0, stop=None):
+        from harness.backends.base import Chunk
+
+        self.prompts.append(prompt)
+        n = self.count_tokens(prompt)
+        self.clock.now += n / 1000  # prefill
+        for i in range(max_tokens):
+            self.clock.now += 0.020 if i and i % 4 == 0 else 0.005
+            yield Chunk(text="t")
+        yield Chunk(text="", done=True, completion=Completion("t" * max_tokens, n, max_tokens, Timings()))
+
+
+def test_depths_time_every_token_and_give_the_itl_tail(monkeypatch):
+    from types import SimpleNamespace
+
+    from harness.bench import throughput
+
+    clock = SimpleNamespace(now=0.0)
+    monkeypatch.setattr(throughput, "time", SimpleNamespace(perf_counter=lambda: clock.now))
+    fb = StreamingFake(clock)
+    res = run_throughput(fb, pp=40, tg=8, pairs=(), repetitions=2, warmup=1, seed=1, depths=(0, 100), depth_gen=9,
+                         trace=True)
+    d0, d100 = res.depths
+    assert (d0.depth, d100.depth, d0.n_gen) == (0, 100, 9) and d100.prompt_tokens.mean == 100
+    # 8 gaps per run: 6 of 5 ms and 2 stalls of 20 ms (tokens 4 and 8), over 2 repetitions
+    assert d0.itl_ms.n == 16 and round(d0.itl_ms.p50, 6) == 5.0 and round(d0.itl_ms.max, 6) == 20.0
+    assert d0.itl_ms.p95 > 5.0 and round(d0.itl_ms.p99, 6) == 20.0
+    assert round(d0.decode_tok_s.mean, 6) == round(8 / 0.070, 6)  # (tokens - 1) / (last - first)
+    assert [(t.depth, t.repetition, len(t.token_ms)) for t in res.trace] == [(0, 0, 9), (0, 1, 9), (100, 0, 9), (100, 1, 9)]
+    assert res.trace[2].token_ms[0] == 105.0  # 100 prompt tokens at 1000 tok/s, then the first token's 5 ms
+    assert needed_ctx(512, 128, ((1024, 32),), (4096,), 32) == 4352
+    assert run_throughput(fb, pp=40, tg=8, pairs=(), repetitions=1, warmup=0, depths=(0,)).trace is None
 
 
 def test_make_prompt_hits_the_token_count():

@@ -126,7 +126,7 @@ def test_a_v1_file_is_migrated_and_has_no_probe(run_factory, result_factory, tmp
     path = tmp_path / "v1.json"
     path.write_text(json.dumps(data))
     res = bio.read_result(path)
-    assert res.schema_version == SCHEMA_VERSION == 4
+    assert res.schema_version == SCHEMA_VERSION == 5
     assert res.runs[0].host_probe is None and res.systems["sys-test"].host_probe_method is None
     assert res.systems["sys-test"].llama_cpp_build is None
     assert res.runs[0].throughput.tg_tok_s == result_factory([run_factory()]).runs[0].throughput.tg_tok_s
@@ -145,7 +145,7 @@ def test_a_v2_file_is_migrated_and_has_no_build_record(run_factory, result_facto
 
 
 def test_a_v3_file_is_migrated_and_has_no_prefix_cache_setting(run_factory, result_factory, tmp_path):
-    """v3 (before prefix reuse) reads as v4 with settings.prefix_cache unknown."""
+    """v3 (before prefix reuse) reads as the current version with settings.prefix_cache unknown."""
     data = result_factory([run_factory()]).model_dump(mode="json", exclude_none=True)
     data["schema_version"] = 3
     for run in data["runs"]:
@@ -153,4 +153,16 @@ def test_a_v3_file_is_migrated_and_has_no_prefix_cache_setting(run_factory, resu
     path = tmp_path / "v3.json"
     path.write_text(json.dumps(data))
     res = bio.read_result(path)
-    assert res.schema_version == 4 and res.runs[0].settings.prefix_cache is None
+    assert res.schema_version == SCHEMA_VERSION and res.runs[0].settings.prefix_cache is None
+
+
+def test_a_v4_file_is_migrated_and_has_no_fingerprint(run_factory, result_factory, tmp_path):
+    """v4 (before the greedy-output fingerprint) reads as the current version with no fingerprint."""
+    data = result_factory([run_factory()]).model_dump(mode="json", exclude_none=True)
+    data["schema_version"] = 4
+    for run in data["runs"]:
+        assert "fingerprint" not in run
+    path = tmp_path / "v4.json"
+    path.write_text(json.dumps(data))
+    res = bio.read_result(path)
+    assert res.schema_version == SCHEMA_VERSION == 5 and res.runs[0].fingerprint is None

@@ -1,50 +1,121 @@
-"""prompt-chaining on the real default model: the reference passes, the starter and plausible
-wrong solutions (eval() behind a filter, a chain that skips the evaluator) fail on their mistake."""
+"""prompt-chaining on one-operation SVAMP problems: the grader's pieces on hand-made inputs (no
+model), then on the real default model (smollm2-135m through llama.cpp): the reference passes on
+the given problems and on problems the lab never saw, the starter and plausible wrong solutions
+fail, each on the criterion that names its mistake."""
 
 from __future__ import annotations
 
-import importlib.util
+import json
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from harness.labs.api import LabContext, LearnerError
 from harness.labs.check import run_check
+from harness.labs.child import import_file
+from harness.labs.recording import RecordingLLM
 from harness.labs.spec import get_lab
 
 REPO = Path(__file__).resolve().parents[2]
 WRONG = Path(__file__).resolve().parent / "wrong"
 LAB = "prompt-chaining"
+LAB_DIR = REPO / "labs" / LAB
+GIVEN = REPO / "labs" / "_data" / "svamp" / "given.json"
+# chal-501 to chal-700 of SVAMP: not in the lab's given file (chal-1 to chal-500).
+HELDOUT = REPO / "tests" / "fixtures" / "svamp" / "heldout-501-700.json"
 
 
 pytestmark = pytest.mark.usefixtures("real_labs")
 
 
-def _load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope="module")
+def grader():
+    return import_file("_pc_grader", LAB_DIR / "grader.py")
+
+
+@pytest.fixture
+def load(monkeypatch):
+    """Import a lab file (or a wrong solution, which imports the reference as `solution`) and put
+    sys.path and sys.modules back afterwards."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    saved = sys.modules.pop("solution", None)
+    names: list[str] = []
+
+    def _load(path: Path):
+        names.append(f"_pc_{path.stem}_{len(names)}")
+        return import_file(names[-1], path)
+
+    yield _load
+    for name in names + ["solution"]:
+        sys.modules.pop(name, None)
+    if saved is not None:
+        sys.modules["solution"] = saved
+
+
+@pytest.fixture
+def ref(load):
+    return load(LAB_DIR / "solution.py")
+
+
+class FakeLLM:
+    """Replies as the real model would under each schema: the first enum value, or 51 for a number."""
+
+    def __init__(self):
+        self.calls = []
+
+    def chat(self, messages, **kw):
+        schema = kw.get("schema") or {}
+        self.calls.append(schema)
+        props = schema.get("properties", {})
+        if "expression" in props:
+            return SimpleNamespace(text=json.dumps({"expression": props["expression"]["enum"][0]}))
+        return SimpleNamespace(text='{"answer": 51}')
+
+
+def _ctx(dataset: Path | None = None) -> LabContext:
+    return LabContext(lab_id=LAB, lab_dir=LAB_DIR, data_dir=LAB_DIR / "data", dataset_path=dataset, limit=None,
+                      seed=0, config={"n_items": 60, "question_seed": 0, "file": "given.json"})
 
 
 def test_spec_is_valid():
     spec = get_lab(LAB)
-    assert spec.order == 3 and spec.models.chat == "smollm2-135m"
-    assert {"evaluator_exact", "evaluator_safe", "chain_steps_used", "expression_parse_rate"} <= {
-        c.name for c in spec.criteria}
+    assert spec.order == 3 and spec.version == "2" and spec.models.chat == "smollm2-135m"
+    assert spec.entry == ["extract_numbers", "candidate_expressions", "choose_expression", "safe_eval",
+                          "solve_chain", "solve_single"]
+    assert {c.name for c in spec.criteria} == {
+        "evaluator_exact", "evaluator_safe", "candidate_coverage", "chain_steps_used", "single_answer_from_model",
+        "chain_accuracy", "chain_minus_single_ci_low", "chain_vs_single_mcnemar_p"}
+    assert set(spec.grader) == {"n_items", "question_seed", "file"}
 
 
-def test_reference_evaluator_is_exact_and_safe():
-    sol = _load(REPO / "labs" / LAB / "solution.py", "pc_solution")
-    grader = _load(REPO / "labs" / LAB / "grader.py", "pc_grader")
-    assert sol.safe_eval("60*60/100") == 36.0 and sol.safe_eval("-(2+3)*1.5") == -7.5
-    for bad in grader.HOSTILE:
-        with pytest.raises(ValueError):
-            sol.safe_eval(bad)
-    assert [sol.format_answer(v) for v in (72.0, 0.5, 2.25, 10.000000001)] == ["72", "0.5", "2.25", "10"]
+def test_given_and_heldout_are_disjoint_svamp_files(grader):
+    given, held = grader.load_problems(GIVEN), grader.load_problems(HELDOUT)
+    assert (len(given), len(held)) == (500, 200)
+    assert not {p["id"] for p in given} & {p["id"] for p in held}
+    assert (len(grader.one_operation(given)), len(grader.one_operation(held))) == (390, 146)
+    assert "MIT" in (GIVEN.parent / "LICENSE").read_text()
 
 
-def test_grader_catches_eval_behind_the_guard():
-    grader = _load(REPO / "labs" / LAB / "grader.py", "pc_grader2")
+def test_equations_are_read_by_the_grader(grader):
+    assert grader.one_step("( 76.0 - 25.0 )") == ("-", 76.0, 25.0)
+    assert grader.one_step("( ( 4.0 - 2.0 ) + 3.0 )") is None and grader.one_step("__import__('os')") is None
+    assert grader.gold_value("( ( 4.0 - 2.0 ) + 3.0 )") == 5.0 and grader.gold_value("( 3.0 / 0.0 )") is None
+    assert grader.same_step(("+", 3.0, 4.0), ("+", 4.0, 3.0)) and grader.same_step(("*", 3.0, 4.0), ("*", 4.0, 3.0))
+    assert not grader.same_step(("-", 3.0, 4.0), ("-", 4.0, 3.0)) and not grader.same_step(("+", 3.0, 4.0), ("*", 3.0, 4.0))
+    assert grader.always_subtract("Dan had $ 3 left. If he had $ 4 at the start and 9 more") == 1.0
+
+
+def test_items_are_seeded_and_limit_takes_a_prefix(grader):
+    pool = grader.one_operation(grader.load_problems(GIVEN))
+    a, b = grader.pick_items(pool, 60, 0), grader.pick_items(pool, 60, 0)
+    assert a == b and len({p["id"] for p in a}) == 60
+    assert grader.pick_items(pool, 20, 0) == a[:20]
+    assert grader.pick_items(pool, 60, 1) != a
+
+
+def test_grader_catches_eval_behind_the_guard(grader):
     used: list[str] = []
     with grader.no_dynamic_code(used):
         import ast
@@ -56,33 +127,142 @@ def test_grader_catches_eval_behind_the_guard():
     assert eval("1+2") == 3  # restored  # noqa: S307
 
 
-@pytest.mark.slow
-def test_reference_passes(chat_model_path):
-    r = run_check(LAB, reference=True, threads=2)
-    assert r.error is None, r.error
-    assert r.passed, [(c.name, c.value, c.required) for c in r.criteria if not c.passed]
-    assert r.metrics["gold_expressions"] >= 200
-    assert "chain_accuracy" in r.metrics and "single_accuracy" in r.metrics  # compared in the same run
+def test_reference_evaluator_is_exact_and_safe_and_eval_is_caught(grader, ref, load):
+    assert ref.safe_eval("( 76.0 - 25.0 )") == 51.0 and ref.safe_eval("-(2+3)*1.5") == -7.5
+    for bad in grader.HOSTILE:
+        with pytest.raises(ValueError):
+            ref.safe_eval(bad)
+    values, metrics, notes = grader.check_evaluator(ref, grader.load_problems(GIVEN))
+    assert values == {"evaluator_exact": 1.0, "evaluator_safe": 1.0} and metrics["gold_equations"] == 500
+    # held-out: chal-680's Answer (1) is not its Equation's value (5): left out, and said so
+    values, metrics, notes = grader.check_evaluator(ref, grader.load_problems(HELDOUT))
+    assert values["evaluator_exact"] == 1.0 and metrics["equations_skipped"] == ["chal-680"]
+    assert any("chal-680" in n for n in notes)
+    wrong = load(WRONG / "prompt_chaining_uses_eval.py")
+    values, _, notes = grader.check_evaluator(wrong, grader.load_problems(GIVEN))
+    assert values == {"evaluator_exact": 0.0, "evaluator_safe": 0.0} and any("['eval']" in n for n in notes)
+
+
+def test_candidates_cover_the_gold_only_with_the_larger_number_first(grader, ref, load):
+    assert ref.extract_numbers("Dan had $ 3 left. He had $ 4 at the start, and 1,200 more; 3 again") == [3.0, 4.0, 1200.0]
+    assert ref.candidate_expressions([3.0, 4.0]) == ["3 + 4", "4 - 3", "3 * 4", "4 / 3"]
+    assert ref.candidate_expressions([5.0]) == []
+    pool = grader.one_operation(grader.load_problems(GIVEN))
+    coverage, by_id = grader.check_candidates(ref, pool)
+    assert coverage == pytest.approx(374 / 390) and len(by_id) == 390
+    held = grader.one_operation(grader.load_problems(HELDOUT))
+    assert grader.check_candidates(ref, held)[0] == pytest.approx(141 / 146)
+    text_order = load(WRONG / "prompt_chaining_text_order.py")
+    assert grader.check_candidates(text_order, pool)[0] == pytest.approx(254 / 390)
+
+
+def test_candidates_must_be_one_operation_on_the_given_numbers(grader):
+    def module(cands):
+        return SimpleNamespace(extract_numbers=lambda body: [76.0, 25.0], candidate_expressions=lambda nums: cands)
+
+    assert grader.candidates_of(module(["76 - 25", "25 * 76"]), "x")[1] == ["76 - 25", "25 * 76"]
+    for bad in (["51"], ["76 - 24"], ["(76 - 25) * 2"], ["76 ** 25"], "76 - 25"):
+        with pytest.raises(LearnerError, match="candidate_expressions must return"):
+            grader.candidates_of(module(bad), "x")
+    with pytest.raises(LearnerError, match="extract_numbers must return a list of numbers"):
+        grader.candidates_of(SimpleNamespace(extract_numbers=lambda body: ["76"]), "x")
+
+
+def _chain(grader, module, body="Dan had $ 3 left. If he had $ 4 at the start", question="How much?", llm=None):
+    llm = llm or RecordingLLM(FakeLLM())
+    with grader.recording_steps(module.solve_chain, llm) as calls:
+        answer = module.solve_chain(llm, body, question)
+    return grader.chain_steps_ok(calls, answer, len(llm.schemas)), answer, calls
+
+
+def test_steps_check_passes_the_reference_and_catches_the_model_doing_arithmetic(grader, ref, load):
+    steps = [getattr(ref, s) for s in grader.STEPS]
+    problem, answer, calls = _chain(grader, ref)
+    assert problem is None and answer == 7.0  # the fake model picks the first candidate, "3 + 4"
+    assert [len(calls[s]) for s in grader.STEPS] == [1, 1, 1, 1] and calls["choose_expression"][0]["schema_calls"] == 1
+    assert [getattr(ref, s) for s in grader.STEPS] == steps  # the recorder put the steps back
+    problem, answer, _ = _chain(grader, ref, body="Kelly has 22 games.")
+    assert problem is None and answer is None  # one number: nothing to choose from, and no model call
+    arithmetic = load(WRONG / "prompt_chaining_model_arithmetic.py")
+    assert "not one of the candidates" in _chain(grader, arithmetic)[0]
+    skips = load(WRONG / "prompt_chaining_skips_evaluator.py")
+    assert _chain(grader, skips)[0] == "solve_chain did not call safe_eval"
+    # the model asked for the value inside safe_eval: a model call outside choose_expression
+    module, llm = load(LAB_DIR / "solution.py"), RecordingLLM(FakeLLM())
+    module.safe_eval = lambda expression: float(json.loads(llm.chat([], schema={"type": "number"}).text)["answer"])
+    assert "outside choose_expression" in _chain(grader, module, llm=llm)[0]
+    # a chain that keeps the model out of it altogether, or calls it without a schema
+    for choose, needle in ((lambda llm, b, q, c: c[1], "did not ask the model"),
+                           (lambda llm, b, q, c: (llm.chat([], max_tokens=1), c[1])[1], "without a schema")):
+        module = load(LAB_DIR / "solution.py")
+        module.choose_expression = choose
+        assert needle in _chain(grader, module)[0]
+
+
+def test_single_answer_must_be_the_models_number(grader):
+    assert grader.single_from_model(51.0, ['{"answer": 51}'], [True])
+    assert grader.single_from_model(None, ['{"answer": '], [True])  # a runaway number: no answer
+    assert not grader.single_from_model(None, ['{"answer": 51}'], [True])  # the model answered
+    assert not grader.single_from_model(52.0, ['{"answer": 51}'], [True])
+    assert not grader.single_from_model(51.0, ["The answer is 51"], [False])  # no schema
+
+
+@pytest.mark.parametrize("body, needle", [
+    ('[{"Body": "x"}]', "not a SVAMP problem"),
+    ('{"data": []}', "is not a JSON list of SVAMP problems"),
+    ("not json", "cannot read the dataset"),
+    ('[{"Body": "b", "Question": "q", "Equation": "( ( 1.0 + 2.0 ) + 3.0 )", "Answer": 6.0}]', "no one-operation problem"),
+])
+def test_bad_dataset_is_a_clear_error(grader, tmp_path, body, needle):
+    bad = tmp_path / "bad.json"
+    bad.write_text(body)
+    with pytest.raises(LearnerError, match=needle):
+        grader.grade(None, _ctx(bad))
 
 
 @pytest.mark.slow
-def test_starter_fails_not_implemented(chat_model_path):
-    r = run_check(LAB, get_lab(LAB).starter_path, threads=2)
+def test_starter_fails_not_implemented(lab_threads):
+    r = run_check(LAB, get_lab(LAB).starter_path, threads=lab_threads)
     assert not r.passed
     assert r.error.kind == "not_implemented" and r.error.message == "not implemented yet: safe_eval"
 
 
 @pytest.mark.slow
+def test_reference_passes_on_given_and_on_heldout_problems(chat_model_path, lab_threads):
+    # 40 of the 60 given problems keep the test short (the first 40: chain 13/40, single 0/40, McNemar
+    # p = 0.0002); the held-out file needs all 60 (12/60 vs 1/60, p = 0.0034; on its first 50, p = 0.039).
+    dev = run_check(LAB, reference=True, limit=40, threads=lab_threads)
+    held = run_check(LAB, reference=True, dataset=HELDOUT, threads=lab_threads)
+    for r, items in ((dev, 40), (held, 60)):
+        assert r.error is None, r.error
+        assert r.passed, [(c.name, c.value, c.required) for c in r.criteria if not c.passed]
+        assert r.metrics["items"] == items
+        # the single prompt stays near zero: the gain is the chain's, not the examples'
+        assert r.metrics["single_accuracy"] <= 0.05
+    assert held.dataset == "heldout-501-700.json" and held.metrics["one_operation_problems"] == 146
+    assert dev.metrics["gold_equations"] == 500 and held.metrics["equations_skipped"] == ["chal-680"]
+
+
+# --limit keeps the wrong solutions cheap: the evaluator, the candidates and the step check do not
+# need the model's answers (1 problem, with 24 candidates); the model doing the arithmetic fails
+# the accuracy criteria on 10 problems.
+@pytest.mark.slow
 @pytest.mark.parametrize(
-    "wrong, must_fail",
+    "wrong, limit, must_fail",
     [
-        ("prompt_chaining_uses_eval.py", {"evaluator_exact", "evaluator_safe"}),
-        ("prompt_chaining_skips_evaluator.py", {"chain_steps_used"}),
+        ("prompt_chaining_uses_eval.py", 1, {"evaluator_exact", "evaluator_safe"}),
+        ("prompt_chaining_skips_evaluator.py", 1, {"chain_steps_used"}),
+        ("prompt_chaining_text_order.py", 1, {"candidate_coverage"}),
+        ("prompt_chaining_model_arithmetic.py", 10,
+         {"chain_steps_used", "chain_accuracy", "chain_minus_single_ci_low", "chain_vs_single_mcnemar_p"}),
     ],
 )
-def test_wrong_solution_fails_on_its_mistake(chat_model_path, wrong, must_fail):
-    r = run_check(LAB, WRONG / wrong, limit=3, threads=2)
+def test_wrong_solution_fails_on_its_mistake(chat_model_path, lab_threads, wrong, limit, must_fail):
+    r = run_check(LAB, WRONG / wrong, limit=limit, threads=lab_threads)
     assert r.error is None, r.error
     assert not r.passed
     assert must_fail <= r.failed_criteria(), {c.name: c.value for c in r.criteria}
     assert all(any(s.startswith(f"{name}:") for s in r.next_steps) for name in must_fail)
+    if wrong != "prompt_chaining_model_arithmetic.py":  # the mistake is one step; the others still work
+        assert {"evaluator_exact", "evaluator_safe", "candidate_coverage", "chain_steps_used",
+                "single_answer_from_model"} - must_fail <= {c.name for c in r.criteria if c.passed}

@@ -1,88 +1,31 @@
-"""WRONG on purpose (tests): safe_eval calls eval() after a character check.
+"""WRONG on purpose (tests): safe_eval calls eval() behind a character filter.
 
-prompt-chaining, reference solution modified.
-
-A GSM8K problem solved as a chain of steps that each do one thing:
-  1. write_expression: the model writes ONE arithmetic expression (constrained by a JSON
-     schema whose string pattern only allows digits, operators, parentheses and spaces);
-  2. safe_eval: Python computes it with an ast-walking evaluator - never eval();
-  3. format_answer: the number is written the way GSM8K writes answers.
-solve_single is the baseline: one prompt asking for the answer directly.
+The prompt-chaining reference with one function replaced. The filter lets through only digits,
+operators, parentheses and spaces, which looks safe, but eval() still runs what gets through
+("2 ** 1000000000" passes the filter). The grader replaces eval/exec/compile while it checks the
+evaluator, so this fails evaluator_safe (and evaluator_exact: every refused eval is a wrong value).
 """
 
 from __future__ import annotations
 
-import ast
-import json
-import operator
 import re
+import sys
+import types
+from pathlib import Path
 
-EXPRESSION_SCHEMA = {
-    "type": "object",
-    "properties": {"expression": {"type": "string", "pattern": "^[0-9][0-9+*/(). -]{0,48}$"}},
-    "required": ["expression"],
-    "additionalProperties": False,
-}
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "labs" / "prompt-chaining"))
+sys.modules.pop("solution", None)  # a test may have imported another lab's solution.py under that name
+import solution as reference  # noqa: E402
+from solution import candidate_expressions, choose_expression, extract_numbers, solve_single  # noqa: E402,F401
 
-EXPRESSION_PROMPT = (
-    "Write one arithmetic expression that computes the answer to the math problem. "
-    "Use only numbers and + - * / ( ). Reply as JSON: {\"expression\": \"...\"}"
-)
-
-_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
-_UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg}
-MAX_ABS = 1e12  # refuse absurd intermediate values instead of computing them
-
-
-def write_expression(llm, problem: str) -> str:
-    messages = [{"role": "system", "content": EXPRESSION_PROMPT}, {"role": "user", "content": problem}]
-    reply = llm.chat(messages, max_tokens=64, temperature=0.0, schema=EXPRESSION_SCHEMA)
-    return json.loads(reply.text)["expression"]  # the schema bounds it, so the JSON is complete
+ALLOWED = re.compile(r"[0-9+\-*/(). ]+")
 
 
 def safe_eval(expression: str) -> float:
-    # A character filter looks safe, but eval() runs whatever gets through it.
-    return float(eval(expression, {"__builtins__": {}}))
+    if not ALLOWED.fullmatch(expression):
+        raise ValueError(f"not arithmetic: {expression!r}")
+    return float(eval(expression, {"__builtins__": {}}))  # noqa: S307 - the mistake this file is about
 
 
-def _eval(node) -> float:
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        value = node.value
-    elif isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        left, right = _eval(node.left), _eval(node.right)
-        if isinstance(node.op, ast.Div) and right == 0:
-            raise ValueError("division by zero")
-        value = _BINARY[type(node.op)](left, right)
-    elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-        value = _UNARY[type(node.op)](_eval(node.operand))
-    else:
-        raise ValueError(f"not allowed in an arithmetic expression: {type(node).__name__}")
-    if abs(value) > MAX_ABS:
-        raise ValueError("value out of range")
-    return value
-
-
-def format_answer(value: float) -> str:
-    """GSM8K style: 72 not 72.0; at most 2 decimals otherwise (0.5, 2.25)."""
-    rounded = round(value, 2)
-    if rounded == int(rounded):
-        return str(int(rounded))
-    return f"{rounded:.2f}".rstrip("0").rstrip(".")
-
-
-def solve_chain(llm, problem: str) -> str:
-    expression = write_expression(llm, problem)
-    try:
-        value = safe_eval(expression)
-    except ValueError:
-        return ""  # the step failed: no answer rather than a guess
-    return format_answer(value)
-
-
-def solve_single(llm, problem: str) -> str:
-    """Baseline: one prompt, the answer read from the reply's last number."""
-    messages = [{"role": "system", "content": "Solve the math problem. End with: The answer is N."},
-                {"role": "user", "content": problem}]
-    reply = llm.chat(messages, max_tokens=96, temperature=0.0)
-    numbers = re.findall(r"-?\d[\d,]*(?:\.\d+)?", reply.text)
-    return numbers[-1].replace(",", "") if numbers else ""
+# The reference's solve_chain, looking its steps up in this file (so it uses the safe_eval above).
+solve_chain = types.FunctionType(reference.solve_chain.__code__, globals(), "solve_chain")
