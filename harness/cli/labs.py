@@ -137,8 +137,8 @@ def _print_report(con, r) -> None:
         if pc.get("ttft_cold_p50_s") is not None and pc.get("ttft_cached_p50_s") is not None:
             line += f" | TTFT p50 cold {pc['ttft_cold_p50_s']:.3f} s, cached {pc['ttft_cached_p50_s']:.3f} s"
         con.print(f"[dim]{line}[/]")
-    for n in r.notes:
-        con.print(f"note: {n}", highlight=False)
+    for n in r.notes:  # a grader's text (a trace may hold "[...]"): printed as is, never as markup
+        con.print(f"note: {n}", highlight=False, markup=False)
     if r.output.stdout.strip() and not r.passed:
         con.print(f"[dim]your code printed ({r.output.stdout_bytes} bytes):[/]")
         con.print(r.output.stdout.strip()[-2000:], highlight=False, markup=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -36,3 +37,34 @@ def read_squad(path: Path | str, error: type[Exception] = ValueError) -> list[di
     if articles is None:
         raise error(f"{name} is not in SQuAD v1.1's format: expected {SQUAD_FORMAT}")
     return articles
+
+
+def paragraph_documents(articles: list[dict]) -> list[dict]:
+    """One document per paragraph: {"id": "a<article>-p<paragraph>", "title" (spaces, as Wikipedia shows it), "text"}."""
+    return [
+        {"id": f"a{ai}-p{pi}", "title": str(a.get("title", "")).replace("_", " "), "text": p["context"]}
+        for ai, a in enumerate(articles) for pi, p in enumerate(a["paragraphs"])
+    ]
+
+
+def pick_questions(articles: list[dict], n: int, seed: int) -> list[dict]:
+    """n questions, seeded, spread over the paragraphs: one per paragraph first, a second one from
+    each only when a small file has fewer than n paragraphs. Each {"id", "question", "answers",
+    "doc"}, doc being the id of the question's paragraph (as paragraph_documents names it)."""
+    rng = random.Random(seed)
+    pool = []
+    for ai, a in enumerate(articles):
+        for pi, p in enumerate(a["paragraphs"]):
+            qs = [q for q in p["qas"] if any(x["text"].strip() for x in q["answers"])]
+            rng.shuffle(qs)
+            if qs:
+                pool.append((f"a{ai}-p{pi}", qs))
+    rng.shuffle(pool)
+    picked = []
+    for round_ in range(max((len(qs) for _, qs in pool), default=0)):
+        for doc, qs in pool:
+            if len(picked) < n and round_ < len(qs):
+                q = qs[round_]
+                picked.append({"id": str(q.get("id", "")), "question": q["question"],
+                               "answers": [x["text"] for x in q["answers"] if x["text"].strip()], "doc": doc})
+    return picked
