@@ -6,12 +6,11 @@ Labs and benchmarks only see these types, so the same lab runs on any backend.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator, Literal, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 Message = Mapping[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
-Device = Literal["cpu", "gpu", "auto"]
 
 
 @dataclass

@@ -7,17 +7,15 @@ decisions are unit-tested on machines without a GPU (CI never has one).
 
 from __future__ import annotations
 
-import mmap
 import os
 import shutil
-import struct
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from harness.errors import CorruptModelFile, DeviceError
+from harness.errors import DeviceError
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -64,90 +62,13 @@ class ModelFootprint:
         return n_ctx * self.n_head_kv * (self.head_dim_k + self.head_dim_v) * KV_BYTES_PER_VALUE
 
 
-_SCALAR = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
-_STRING, _ARRAY = 8, 9
-
-
-class _Reader:
-    """A bounds-checked cursor over the mapped file (a truncated file raises, never crashes)."""
-
-    def __init__(self, buf, path: Path):
-        self.buf, self.pos, self.path = buf, 0, path
-
-    def take(self, fmt: str):
-        size = struct.calcsize(fmt)
-        if self.pos + size > len(self.buf):
-            raise CorruptModelFile(
-                f"{self.path.name}: GGUF header ends early (truncated file?)",
-                hint="pull the model again: harness models pull NAME",
-            )
-        (value,) = struct.unpack_from(fmt, self.buf, self.pos)
-        self.pos += size
-        return value
-
-    def string(self, keep: bool = True) -> str | None:
-        n = self.take("<Q")
-        if self.pos + n > len(self.buf):
-            raise CorruptModelFile(f"{self.path.name}: GGUF string runs past the end of the file",
-                                   hint="pull the model again: harness models pull NAME")
-        s = bytes(self.buf[self.pos : self.pos + n]).decode("utf-8", "replace") if keep else None
-        self.pos += n
-        return s
-
-    def value(self, vtype: int, keep: bool):
-        if vtype in _SCALAR:
-            return self.take(_SCALAR[vtype])
-        if vtype == _STRING:
-            return self.string(keep)
-        if vtype == _ARRAY:
-            etype, count = self.take("<I"), self.take("<Q")
-            if etype in _SCALAR and etype != 7:
-                self.pos += struct.calcsize(_SCALAR[etype]) * count  # skip: vocab scores, token types
-                return count
-            for _ in range(count):  # arrays of strings (the vocab) are walked, not kept
-                self.value(etype, keep=False)
-            return count  # arrays are returned as their length: that is all we need (n_vocab)
-        raise CorruptModelFile(f"{self.path.name}: unknown GGUF value type {vtype}",
-                               hint="pull the model again: harness models pull NAME")
-
-
-def _tensor_bytes(ggml_type: int, n_elements: int) -> int:
-    from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
-
-    block, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(ggml_type)]
-    return n_elements // block * type_size
-
-
 def read_footprint(path: Path | str) -> ModelFootprint:
-    """Parse only the GGUF header (key/values + tensor table): milliseconds, no tensor data read."""
-    path = Path(path)
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-        r = _Reader(buf, path)
-        if bytes(buf[:4]) != b"GGUF":
-            raise CorruptModelFile(f"{path.name} is not a GGUF file (bad magic)",
-                                   hint="pull the model again: harness models pull NAME")
-        version = struct.unpack_from("<I", buf, 4)[0]
-        if version < 2:
-            raise CorruptModelFile(f"{path.name}: GGUF version {version} is too old for llama.cpp",
-                                   hint="use a current GGUF conversion of the model")
-        r.pos = 8
-        n_tensors, n_kv = r.take("<Q"), r.take("<Q")
-        kv: dict[str, object] = {}
-        for _ in range(n_kv):
-            key = r.string()
-            vtype = r.take("<I")
-            kv[key] = r.value(vtype, keep=True)
-        tensors: list[tuple[str, int]] = []
-        for _ in range(n_tensors):
-            name = r.string()
-            dims = [r.take("<Q") for _ in range(r.take("<I"))]
-            ggml_type = r.take("<I")
-            r.take("<Q")  # data offset
-            n = 1
-            for d in dims:
-                n *= d
-            tensors.append((name, _tensor_bytes(ggml_type, n)))
-    return footprint_from_header(kv, tensors)
+    """The footprint from the GGUF header (harness/models/gguf_check.py): milliseconds, no tensor
+    data read; a truncated or corrupt file raises CorruptModelFile."""
+    from harness.models.gguf_check import read_gguf_header
+
+    header = read_gguf_header(path)
+    return footprint_from_header(header.kv, [(t.name, t.n_bytes) for t in header.tensors])
 
 
 def footprint_from_header(kv: dict[str, object], tensors: Sequence[tuple[str, int]]) -> ModelFootprint:
@@ -181,7 +102,7 @@ def footprint_from_header(kv: dict[str, object], tensors: Sequence[tuple[str, in
         # Tied embeddings: llama.cpp copies token_embd to the output's device.
         # (Embedding models, which declare a pooling type, have no LM head at all.)
         output_bytes += sum(s for n, s in tensors if n == "token_embd.weight")
-    n_vocab = kv.get(f"{arch}.vocab_size") or kv.get("tokenizer.ggml.tokens") or 0
+    n_vocab = kv.get(f"{arch}.vocab_size") or _length(kv.get("tokenizer.ggml.tokens"))
     ctx = get("context_length")
     return ModelFootprint(
         arch=arch,
@@ -201,9 +122,15 @@ def footprint_from_header(kv: dict[str, object], tensors: Sequence[tuple[str, in
 
 
 def _first(v) -> int:
-    # Some archs store per-layer head counts as an array; the reader returns arrays as lengths,
-    # so fall back to 0 (no KV estimate) rather than guess.
+    # Some archs store per-layer head counts as an array (read as an ArrayInfo, its items not
+    # kept): fall back to 0 (no KV estimate) rather than guess.
     return int(v) if isinstance(v, (int, float)) else 0
+
+
+def _length(v) -> int:
+    """The vocabulary's size: an array's length (ArrayInfo), or a count given directly."""
+    count = getattr(v, "count", v)
+    return int(count) if isinstance(count, (int, float)) else 0
 
 
 # ----------------------------------------------------------------------------- the estimate

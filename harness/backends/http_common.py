@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from harness.backends import catalog
 from harness.backends.base import Timings
 from harness.errors import BackendError, BackendUnavailable, LockError, ModelNotFound
 
@@ -100,27 +101,28 @@ def as_matrix(vectors, normalize: bool, url: str, what: str) -> np.ndarray:
 
 def export_base_url(backend: str, base_url: str | None) -> None:
     """--base-url for commands whose backends open in child processes (labs, bench): put it in
-    the environment variable the backend reads, which the children inherit."""
+    the environment variable the backend's record names (harness/backends/catalog.py), which the
+    children inherit."""
     import os
 
     if not base_url:
         return
-    if backend == "ollama":
-        os.environ["OLLAMA_HOST"] = base_url
-    elif backend == "openai":
-        os.environ["HARNESS_OPENAI_BASE_URL"] = base_url
-    else:
-        raise BackendError(f"--base-url is for --backend ollama or openai, not {backend!r}",
+    record = catalog.find(backend)
+    if record is None or record.base_url_env is None:
+        servers = " or ".join(b.name for b in catalog.server_backends())
+        raise BackendError(f"--base-url is for --backend {servers}, not {backend!r}",
                            hint="drop --base-url, or pick a server backend")
+    os.environ[record.base_url_env] = base_url
 
 
 def export_base_urls(backends: list[str], values: list[str]) -> None:
     """`harness bench --base-url`: each value is `BACKEND=URL`, or a bare URL when exactly one of
     the benchmarked backends is a server backend."""
-    servers = [b for b in dict.fromkeys(backends) if b in ("ollama", "openai")]
+    server_names = {b.name for b in catalog.server_backends()}
+    servers = [b for b in dict.fromkeys(backends) if b in server_names]
     for value in values:
         name, sep, url = value.partition("=")
-        if sep and name in ("ollama", "openai", "llama-cpp"):
+        if sep and name in catalog.names():
             if name not in backends:
                 raise BackendError(f"--base-url {value!r} names backend {name!r}, which is not benchmarked",
                                    hint=f"add --backend {name}, or drop this --base-url")
@@ -128,6 +130,8 @@ def export_base_urls(backends: list[str], values: list[str]) -> None:
         elif len(servers) == 1:
             export_base_url(servers[0], value)
         else:
+            examples = " and/or ".join(f"--base-url {b.name}=" + (b.default_base_url or "http://HOST:PORT/v1")
+                                       for b in catalog.server_backends())
             raise BackendError(
                 f"--base-url {value!r} does not say which backend it is for ({len(servers)} server backends benchmarked)",
-                hint="write --base-url openai=http://HOST:PORT/v1 and/or --base-url ollama=http://HOST:11434")
+                hint=f"write {examples}")

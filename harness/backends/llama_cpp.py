@@ -730,3 +730,30 @@ class LlamaCppBackend:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def model_file(model: str) -> Path:
+    """A lock name ("smollm2-135m") through the store, or an explicit path to a .gguf file."""
+    p = Path(model).expanduser()
+    if p.suffix == ".gguf" and p.is_file():
+        # The store checks pulled files; an explicit path gets the same check, because llama.cpp
+        # aborts the whole process on some corrupt files.
+        from harness.models.gguf_check import check_gguf_header
+
+        check_gguf_header(p)
+        return p
+    from harness.models.store import resolve_model_path
+
+    return resolve_model_path(model)
+
+
+def open_llama_cpp(model: str, *, role: str, device: str, threads: int | None, n_ctx: int | None,
+                   base_url: str | None, verbose: bool, **kw: Any) -> LlamaCppBackend:
+    """The factory of the `llama-cpp` record (harness/backends/catalog.py)."""
+    if base_url:
+        raise BackendError("the llama-cpp backend runs in this process and takes no base_url",
+                           hint="drop --base-url, or use --backend openai / ollama for a server")
+    path = model_file(model)
+    name = model if Path(model).suffix != ".gguf" else path.stem
+    return LlamaCppBackend(path, model_name=name, role=role, device=device, threads=threads,
+                           n_ctx=n_ctx, verbose=verbose, **kw)

@@ -18,23 +18,25 @@ import httpx
 import numpy as np
 import pydantic
 
+from harness.backends import catalog
 from harness.backends.base import BackendInfo, Chunk, Completion, Message, Timings
 from harness.backends.http_common import StreamClock, as_matrix, malformed, ollama_tag, transport_error
 from harness.errors import BackendError, ModelNotFound
 
 WHAT = "Ollama"
-DEFAULT_HOST = "http://127.0.0.1:11434"
+RECORD = catalog.record("ollama")
+HOST_ENV, DEFAULT_HOST = str(RECORD.base_url_env), str(RECORD.default_base_url)
 
 
 def resolve_host(base_url: str | None = None) -> str:
     """--base-url, else OLLAMA_HOST, else Ollama's default; in the client's own URL form."""
     from ollama._client import _parse_host  # the client's parser, so we say the URL it really uses
 
-    return _parse_host(base_url or os.environ.get("OLLAMA_HOST") or DEFAULT_HOST)
+    return _parse_host(base_url or os.environ.get(HOST_ENV) or DEFAULT_HOST)
 
 
 def _start_hint(url: str) -> str:
-    return f"start it with `ollama serve` (https://ollama.com/download), or point OLLAMA_HOST / --base-url at where it runs (now {url})"
+    return f"{RECORD.start_hint}, or point {HOST_ENV} / --base-url at where it runs (now {url})"
 
 
 def _s(ns: Any) -> float | None:
@@ -311,11 +313,19 @@ def pull(model: str, *, base_url: str | None = None, console=None) -> str:
 
 
 def server_status(base_url: str | None = None) -> dict[str, Any]:
-    """For `harness doctor`: is Ollama answering, which version, which models."""
+    """For `harness doctor` (the record's status): the URL it uses, is Ollama answering, which
+    version, which models."""
     host = resolve_host(base_url)
     try:
         version = httpx.get(f"{host}/api/version", timeout=3.0).json().get("version")
         models = [m["name"] for m in list_models(host)]
-        return {"reachable": True, "version": version, "models": models}
+        return {"host": host, "reachable": True, "version": version, "models": models}
     except (httpx.HTTPError, ValueError, AttributeError, BackendError) as e:
-        return {"reachable": False, "error": type(e).__name__, "hint": _start_hint(host)}
+        return {"host": host, "reachable": False, "error": type(e).__name__, "hint": _start_hint(host)}
+
+
+def open_ollama(model: str, *, role: str, device: str, threads: int | None, n_ctx: int | None,
+                base_url: str | None, verbose: bool, **kw: Any) -> OllamaBackend:
+    """The factory of the `ollama` record (harness/backends/catalog.py). device and threads belong
+    to the Ollama server; base_url overrides OLLAMA_HOST."""
+    return OllamaBackend(model, base_url=base_url, role=role, n_ctx=n_ctx, **kw)

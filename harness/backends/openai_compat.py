@@ -16,19 +16,19 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 
+from harness.backends import catalog
 from harness.backends.base import BackendInfo, Chunk, Completion, Message, final_completion
 from harness.backends.http_common import StreamClock, as_matrix, malformed, transport_error
 from harness.errors import BackendError, BackendUnavailable, ModelNotFound
 
-BASE_URL_ENV = "HARNESS_OPENAI_BASE_URL"
+RECORD = catalog.record("openai")
+BASE_URL_ENV = str(RECORD.base_url_env)
 # Embeddings often come from another server than chat (vLLM serves one model per server).
 EMBED_BASE_URL_ENV = "HARNESS_OPENAI_EMBED_BASE_URL"
 API_KEY_ENVS = ("HARNESS_OPENAI_API_KEY", "OPENAI_API_KEY")  # first one set wins
 WHAT = "the OpenAI-compatible server"
-START_HINT = (
-    "start the server (e.g. `python -m llama_cpp.server --model FILE.gguf --model_alias NAME`, "
-    "`llama-server -m FILE.gguf`, `vllm serve MODEL`) or pass the right --base-url / " + BASE_URL_ENV
-)
+START_HINT = f"{RECORD.start_hint} or pass the right --base-url / {BASE_URL_ENV}"
+KEY_HINT = f"set the API key in {API_KEY_ENVS[0]} (or {API_KEY_ENVS[1]})"
 # response_format styles: OpenAI's (vLLM, llama-server, LM Studio) and llama-cpp-python's,
 # whose server only knows {"type": "json_object", "schema": ...} and answers 422 to the other.
 SCHEMA_MODES = ("json_schema", "json_object")
@@ -108,7 +108,7 @@ class OpenAIBackend:
         if r.status_code in (401, 403):
             raise BackendError(
                 f"{where} refused the request ({r.status_code}): {detail}",
-                hint=f"set the API key in {API_KEY_ENVS[0]} (or {API_KEY_ENVS[1]})",
+                hint=KEY_HINT,
             )
         if r.status_code == 404 and "model" in detail.lower():
             raise ModelNotFound(f"{where} has no model {self.model!r}: {detail}", hint="pass a model the server serves with --model")
@@ -369,7 +369,8 @@ class OpenAIBackend:
 
 
 def server_status(base_url: str | None = None) -> dict[str, Any]:
-    """For `harness doctor`: is an OpenAI-compatible server configured and answering, and what it serves."""
+    """For `harness doctor` (the record's status): is an OpenAI-compatible server configured and
+    answering, and what it serves."""
     url = base_url or os.environ.get(BASE_URL_ENV)
     if not url:
         return {"configured": False, "reachable": False, "hint": f"set {BASE_URL_ENV} or pass --base-url to use --backend openai"}
@@ -379,7 +380,15 @@ def server_status(base_url: str | None = None) -> dict[str, Any]:
     try:
         r = httpx.get(f"{url}/models", timeout=3.0, headers={"Authorization": f"Bearer {key}"} if key else {})
         ids = [m.get("id") for m in r.json().get("data", [])] if r.is_success else []
-        return {"configured": True, "base_url": str(shown), "reachable": True, "status_code": r.status_code, "models": ids}
+        status = {"configured": True, "base_url": str(shown), "reachable": True, "status_code": r.status_code, "models": ids}
+        return status | ({"hint": KEY_HINT} if r.status_code in (401, 403) else {})
     except (httpx.HTTPError, ValueError, AttributeError) as e:
         return {"configured": True, "base_url": str(shown), "reachable": False, "error": type(e).__name__,
                 "hint": START_HINT}
+
+
+def open_openai(model: str, *, role: str, device: str, threads: int | None, n_ctx: int | None,
+                base_url: str | None, verbose: bool, **kw: Any) -> OpenAIBackend:
+    """The factory of the `openai` record (harness/backends/catalog.py). device and threads belong
+    to the server; it decides them."""
+    return OpenAIBackend(model, base_url=base_url, role=role, n_ctx=n_ctx, **kw)

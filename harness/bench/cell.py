@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.bench.schema import Criterion, LabFigures
+from harness.bench.schema import Criterion, ItemOutcomes, LabFigures
 from harness.bench.stats import single, summarize
+from harness.grading.outcomes import PER_ITEM_KEY
 
 class CellError(Exception):
     """A cell that could not produce figures; the message is recorded as the cell's error."""
@@ -121,8 +122,27 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def lab_figures(reports: list[dict[str, Any]]) -> LabFigures:
-    """Fold the CheckReports of the repetitions into one LabFigures, each value with its spread."""
+def item_outcomes(report: dict[str, Any], frontier: str | None) -> tuple[ItemOutcomes | None, str | None]:
+    """The per-item outcomes of the lab's frontier criterion, or None and why not."""
+    if frontier is None:
+        return None, "the lab declares no frontier criterion (lab.toml: frontier = true), so it has no per-item outcomes"
+    per = (report.get("metrics") or {}).get(PER_ITEM_KEY) or {}
+    xs = (per.get("outcomes") or {}).get(frontier)
+    if not isinstance(xs, list) or not xs or not per.get("items_sha256"):
+        return None, f"the grader reported no per-item outcomes of {frontier}"
+    value = next((c.get("value") for c in report.get("criteria", []) if c["name"] == frontier), None)
+    if value is None or abs(sum(xs) / len(xs) - value) > 1e-9:  # a grader bug: never test on outcomes that disagree
+        return None, f"the per-item outcomes of {frontier} (mean {sum(xs) / len(xs):.4g}) disagree with its value {value}"
+    return ItemOutcomes(figure=frontier, items_sha256=per["items_sha256"], correct=[int(x) for x in xs]), None
+
+
+def lab_figures(reports: list[dict[str, Any]], kinds: dict[str, str] | None = None,
+                frontier: str | None = None) -> LabFigures:
+    """Fold the CheckReports of the repetitions into one LabFigures, each value with its spread.
+    kinds: the criteria's declared kinds (lab.toml), which win over the guess from the name;
+    frontier: the lab's frontier criterion, whose per-item outcomes are kept (from the first repetition:
+    at temperature 0 they repeat)."""
+    kinds = kinds or {}
     first = reports[0]
     series: dict[str, dict[str, list[float]]] = {"accuracy": {}, "latency": {}, "retrieval": {}}
     extra: dict[str, Any] = {}
@@ -130,8 +150,12 @@ def lab_figures(reports: list[dict[str, Any]]) -> LabFigures:
     for rep in reports:
         values = {c["name"]: c.get("value") for c in rep.get("criteria", [])}
         criteria = set(values)
-        values.update({k: v for k, v in _flatten(rep.get("metrics") or {}).items() if k not in values})
+        metrics = {k: v for k, v in (rep.get("metrics") or {}).items() if k != PER_ITEM_KEY}
+        values.update({k: v for k, v in _flatten(metrics).items() if k not in values})
         for k, v in values.items():
+            if k in kinds and _numeric(v):
+                series[kinds[k]].setdefault(k, []).append(float(v))
+                continue
             scored = k in criteria or any(w in k.lower() for w in _SCORE_WORDS + _RETRIEVAL_WORDS)
             if not _numeric(v) or not scored:
                 extra.setdefault(k, v)  # text, counts and other context: kept, not graded as accuracy
@@ -148,6 +172,7 @@ def lab_figures(reports: list[dict[str, Any]]) -> LabFigures:
                 kind = "retrieval" if any(w in k.lower() for w in _RETRIEVAL_WORDS) else "latency"
                 series[kind].setdefault(k, []).append(float(v))
         series["latency"].setdefault("check_wall_s", []).append(float(rep.get("wall_s") or 0.0))
+    outcomes, outcomes_note = item_outcomes(first, frontier)
     unit = lambda k: "tok/s" if "tok_s" in k else ("s" if k.endswith("_s") else None)  # noqa: E731
     mean_int = lambda xs: int(round(sum(xs) / len(xs))) if xs else None  # noqa: E731
     return LabFigures(
@@ -163,6 +188,7 @@ def lab_figures(reports: list[dict[str, Any]]) -> LabFigures:
         tokens_in=mean_int(tokens["tokens_in"]),
         tokens_out=mean_int(tokens["tokens_out"]),
         extra={k: v for k, v in extra.items() if isinstance(v, (str, int, float, bool)) or v is None},
+        outcomes=outcomes, outcomes_note=outcomes_note,
     )
 
 
@@ -202,12 +228,15 @@ def _run_throughput(req: dict[str, Any]) -> dict[str, Any]:
 
 def _run_lab(req: dict[str, Any]) -> dict[str, Any]:
     from harness.labs.check import run_check
+    from harness.labs.spec import get_lab
 
+    spec = get_lab(req["lab"])
+    frontier = spec.frontier_criterion
     reports = []
     for _ in range(req["lab_repetitions"]):
         report = run_check(
             req["lab"], reference=True, model=req["model"], backend=req["backend"],
-            embed_backend=req.get("embed_backend"), device=req["device"],
+            embed_backend=req.get("embed_backend"), embedding_model=req.get("embed_model"), device=req["device"],
             threads=req.get("threads"), limit=req.get("limit"), seed=req["seed"], timeout_s=req.get("check_timeout_s"),
             timeout_source="the bench's time limit per cell",
         )
@@ -222,7 +251,8 @@ def _run_lab(req: dict[str, Any]) -> dict[str, Any]:
     info = dict(roles.get("chat") or next(iter(roles.values()), {}) or {})
     info["roles"] = roles
     return {
-        "lab": lab_figures(reports).model_dump(mode="json"), "info": info,
+        "lab": lab_figures(reports, {c.name: c.kind for c in spec.criteria if c.kind},
+                           frontier.name if frontier else None).model_dump(mode="json"), "info": info,
         "device": info.get("device"), "uses_chat_model": "chat" in roles,
     }
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.bench.matrix import dimensions_text
 from harness.bench.schema import Cell, Fingerprint, ResultFile, RunResult, SystemInfo
 
 # ggml's baseline features say nothing about which kernels ran (compare, comparability, leaderboard)
@@ -43,8 +44,9 @@ class Verdict:
 
 
 def group_key(cell: Cell) -> str:
-    """The cells one chat model ran in alike: one fingerprint serves them all."""
-    return f"{cell.model} · {cell.backend} · {cell.device}"
+    """The cells one chat model ran in alike: one fingerprint serves them all (a thread count of its
+    own where the bench varied it: with flash attention on, threads change the answers)."""
+    return f"{cell.model} · {cell.backend} · {cell.device}{dimensions_text(cell.model_copy(update={'embed_quant': None}))}"
 
 
 def _groups(result: ResultFile) -> dict[str, list[RunResult]]:
@@ -150,6 +152,13 @@ def verdicts(results: list[ResultFile], names: list[str]) -> list[Verdict]:
             v = Verdict(file=name, group=g, comparable=True)
             if a.model_sha256 and b.model_sha256 and a.model_sha256 != b.model_sha256:
                 v.reasons.append(f"different model file (sha256 {a.model_sha256[:12]}… vs {b.model_sha256[:12]}…)")
+            emb_a = {(r.cell.lab, r.cell.embed_quant): r.embed_model for r in a_runs if r.embed_model}
+            emb_b = {(r.cell.lab, r.cell.embed_quant): r.embed_model for r in b_runs if r.embed_model}
+            for key in sorted(emb_a.keys() & emb_b.keys(), key=str):
+                ea, eb = emb_a[key], emb_b[key]
+                if ea.sha256 != eb.sha256:
+                    v.reasons.append(f"lab {key[0]}: different embedding model file ({ea.name} {ea.quant} "
+                                     f"{ea.sha256[:12]}… vs {eb.name} {eb.quant} {eb.sha256[:12]}…)")
             for key in ("seed", "temperature", "limit"):
                 va, vb = getattr(a.settings, key), getattr(b.settings, key)
                 if va != vb:

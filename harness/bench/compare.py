@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.bench.comparability import BASELINE_FEATURES, Verdict, group_key, verdicts
+from harness.bench.matrix import dimensions_text
 from harness.bench.schema import ResultFile, RunResult, Stat, SystemInfo
 
 REL_FLOOR = 0.05  # both sides have a spread (n >= 2)
@@ -143,7 +144,7 @@ def thread_cause(a: RunResult, b: RunResult) -> str:
 
 def cell_label(run: RunResult) -> str:
     c = run.cell
-    return f"{c.lab} · {c.model} · {c.backend} · {c.device}"
+    return f"{c.lab} · {c.model} · {c.backend} · {c.device}{dimensions_text(c)}"
 
 
 def run_metrics(run: RunResult) -> list[Metric]:

@@ -39,9 +39,16 @@ def _v4_to_v5(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "schema_version": 5}
 
 
+def _v5_to_v6(data: dict[str, Any]) -> dict[str, Any]:
+    # v6 added optional fields only: threads / embedding quantisation as matrix dimensions (absent: the
+    # file ran one thread count and the pinned embedder, as every v5 file did) and per-item outcomes
+    # (absent: a v5 cell can be plotted on the frontier but not tested, and the frontier says so).
+    return {**data, "schema_version": 6}
+
+
 # from-version -> function returning the dict at from-version + 1. Version 1 is the first public one;
 # add an entry here (and a test) whenever SCHEMA_VERSION is bumped.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6}
 
 
 def read_result(path: Path | str) -> ResultFile:

@@ -19,6 +19,10 @@ def _raw_schema_version(path: Path) -> object:
         return None
 
 
+def _key_text(key: tuple) -> str:
+    return "/".join(str(x) for x in key if x is not None)  # threads / embedding quantisation only where set
+
+
 def merge_files(paths: list[Path]) -> tuple[ResultFile, list[str]]:
     """Returns the merged result and warnings (e.g. shards still missing)."""
     if len(paths) < 2:
@@ -49,7 +53,7 @@ def merge_files(paths: list[Path]) -> tuple[ResultFile, list[str]]:
             k = cell_key(run.cell)
             if k in seen:
                 raise ResultFileError(
-                    f"{path}: cell {'/'.join(k)} is also in {seen[k]}",
+                    f"{path}: cell {_key_text(k)} is also in {seen[k]}",
                     "merge each shard once; two runs of the same cell are two files to compare, not to merge",
                 )
             seen[k] = path
@@ -61,7 +65,7 @@ def merge_files(paths: list[Path]) -> tuple[ResultFile, list[str]]:
     warnings = []
     missing = [c for c in expand(first.matrix) if cell_key(c) not in seen]
     if missing:
-        warnings.append(f"{len(missing)} of {len(order)} cells are in no file (e.g. {'/'.join(cell_key(missing[0]))}): a shard is missing")
+        warnings.append(f"{len(missing)} of {len(order)} cells are in no file (e.g. {_key_text(cell_key(missing[0]))}): a shard is missing")
     merged = ResultFile(
         harness_version=first.harness_version,
         created_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),

@@ -10,10 +10,9 @@ machine. It measures the CPU: it explains the drift of CPU cells only.
 
 from __future__ import annotations
 
-import os
-
 from harness.backends.base import Backend
 from harness.errors import HarnessError
+from harness.sysinfo import usable_cores
 
 PROBE_MODEL = "smollm2-135m"
 PROBE_TOKENS = 32
@@ -23,7 +22,7 @@ _PROMPT = "Probe 1 2 3 4"  # counting keeps the model generating all PROBE_TOKEN
 
 def probe_threads() -> int:
     """Fixed, not the run's --threads: a 1-thread and a 2-thread run must probe the same work."""
-    return min(2, os.cpu_count() or 1)
+    return min(2, usable_cores())  # never more threads than cores this process may run on
 
 
 class HostProbe:

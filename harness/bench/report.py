@@ -1,4 +1,5 @@
-"""`harness compare --html`: one self-contained page (tables + matplotlib PNGs embedded as base64).
+"""`harness compare --html`: one self-contained page (tables + matplotlib PNGs embedded as base64),
+with the accuracy-vs-speed frontier per lab (harness/bench/frontier_report.py).
 
 Every string that comes from a result file goes through html.escape: model names, lab ids and
 error messages are user-controlled and files are shared publicly.
@@ -55,43 +56,6 @@ def _decode_plot(results: list[ResultFile], names: list[str]) -> str | None:
     ax.set_xticks(range(len(values)), labels, fontsize=8)
     ax.set_ylabel("decode tok/s (tg)")
     ax.set_title("Decode speed per model / device (mean ± stddev)")
-    return _png(fig)
-
-
-def _accuracy_latency_plot(results: list[ResultFile], names: list[str]) -> str | None:
-    import matplotlib.pyplot as plt
-
-    per_lab: dict[str, list[tuple[float, float, str]]] = {}
-    for name, res in zip(names, results):
-        for run in res.runs:
-            lab = run.lab
-            if not lab or not (lab.accuracy or lab.retrieval):
-                continue
-            scores = {**lab.accuracy, **{k: v for k, v in lab.retrieval.items() if "per_s" not in k}}
-            preferred = [k for k in scores if any(w in k.lower() for w in ("acc", "recall", "correct", "f1", "exact"))]
-            acc_name = (preferred or list(scores) or [None])[0]
-            acc = scores.get(acc_name) if acc_name else None
-            lat = lab.latency.get("item_p50_s") or lab.latency.get("check_wall_s")
-            if acc is None or lat is None or center(acc) is None or center(lat) is None:
-                continue
-            per_lab.setdefault(run.cell.lab, []).append((center(lat), center(acc), _mpl_text(f"{Path(name).name}: {run.cell.model}/{run.cell.device} ({acc_name})")))  # type: ignore[arg-type]
-    if not per_lab:
-        return None
-    n = len(per_lab)
-    cols = min(n, 3)  # a grid, so that seven labs stay readable on one page
-    rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False)
-    for ax, (lab_id, points) in zip(axes.flat, per_lab.items()):
-        for x, y, label in points:
-            ax.scatter([x], [y], label=label)
-        ax.set_title(_mpl_text(lab_id), fontsize=10)
-        ax.set_xlabel("latency (s, item p50 or run)")
-        ax.set_ylabel("accuracy")
-        ax.legend(fontsize=6)
-    for ax in list(axes.flat)[n:]:
-        ax.set_visible(False)
-    fig.suptitle("Accuracy vs latency per lab")
-    fig.tight_layout()
     return _png(fig)
 
 
@@ -174,9 +138,14 @@ def render_html(cmp: Comparison, results: list[ResultFile]) -> str:
         parts.append("<h2>Findings</h2>" + "".join(f"<p class='finding'>{e(x)}</p>" for x in cmp.findings))
     if cmp.notes:
         parts.append("<h2>Notes</h2>" + "".join(f"<p>{e(x)}</p>" for x in cmp.notes))
+    from harness.bench.frontier import frontiers
+    from harness.bench.frontier_report import to_html as frontier_html
+
+    lab_frontiers = frontiers(results, cmp.files)
+    if lab_frontiers:
+        parts.append(frontier_html(lab_frontiers))
     for title, png in (
         ("Decode tok/s per model and device", _decode_plot(results, cmp.files)),
-        ("Accuracy vs latency per lab", _accuracy_latency_plot(results, cmp.files)),
         ("Time to first token by prompt length", _ttft_plot(results, cmp.files)),
         ("Decode speed by context depth", _depth_plot(results, cmp.files)),
     ):

@@ -18,7 +18,8 @@ from harness.bench.comparability import group_key
 from harness.bench.matrix import THROUGHPUT, expand, shard_cells
 from harness.bench.probe import HostProbe, open_probe
 from harness.bench.schema import (
-    Bandwidth, Cell, Fingerprint, LabFigures, MatrixSpec, ResultFile, RunResult, Settings, Shard, Stat, ThroughputResult,
+    Bandwidth, Cell, EmbedModel, Fingerprint, LabFigures, MatrixSpec, ResultFile, RunResult, Settings, Shard, Stat,
+    ThroughputResult,
 )
 from harness.bench.stats import summarize
 from harness.bench.system import collect, private_strings, scrub, system_key
@@ -39,7 +40,9 @@ class BenchOptions:
     lab_repetitions: int = 1
     limit: int | None = None
     seed: int = 0
-    threads: int | None = None
+    threads: int | None = None  # one thread count (or the backend's default): not a dimension
+    thread_counts: tuple[int, ...] = ()  # two or more: a matrix dimension (Cell.threads)
+    embed_quants: tuple[str, ...] = ()  # the embedding model's quantisations (harness/bench/embed_quant.py)
     shard: Shard | None = None
     include_host: bool = False
     pp: int = 512
@@ -85,12 +88,72 @@ def _model_facts(model: str) -> tuple[str | None, int | None]:
         return None, None
 
 
-def _run_cell(cell: Cell, opts: BenchOptions, fingerprint: bool = False) -> dict[str, Any]:
+def _cell_threads(cell: Cell, opts: BenchOptions) -> int | None:
+    return cell.threads if cell.threads is not None else opts.threads
+
+
+def embedding_labs(labs: list[str]) -> dict[str, str]:
+    """lab id -> its embedding model (lab.toml [models] embedding), for the labs that have one."""
+    from harness.labs.spec import get_lab
+
+    out = {}
+    for lab in labs:
+        if lab != THROUGHPUT:
+            emb = get_lab(lab).models.embedding
+            if emb:
+                out[lab] = emb
+    return out
+
+
+def matrix_spec(opts: BenchOptions) -> MatrixSpec:
+    quant_labs = list(embedding_labs(opts.labs)) if opts.embed_quants else []
+    return MatrixSpec(labs=opts.labs, models=opts.models, backends=opts.backends, devices=opts.devices,
+                      threads=list(opts.thread_counts) if len(set(opts.thread_counts)) > 1 else [],
+                      embed_quants=list(opts.embed_quants), embed_quant_labs=quant_labs)
+
+
+def _embed_files(opts: BenchOptions, cells: list[Cell]) -> dict[tuple[str, str], tuple[Path, EmbedModel]]:
+    """Each (embedding model, quantisation) the cells need, made or reused before any cell runs."""
+    from harness.backends.registry import embed_backend_for
+    from harness.bench.embed_quant import check_quant_names, ensure_embed_model
+
+    if not opts.embed_quants:
+        return {}
+    for backend in opts.backends:
+        if embed_backend_for(backend, opts.embed_backend) != "llama-cpp":
+            raise HarnessError(
+                f"--embed-quant quantises the embedding model for llama.cpp, but the embeddings go to "
+                f"{embed_backend_for(backend, opts.embed_backend)!r}",
+                "leave out --embed-quant, or run the embeddings in-process (--embed-backend llama-cpp)")
+    check_quant_names(list(opts.embed_quants))
+    models = embedding_labs(opts.labs)
+    wanted = dict.fromkeys((models[c.lab], c.embed_quant) for c in cells if c.embed_quant and c.lab in models)
+    return {key: ensure_embed_model(*key) for key in wanted}
+
+
+def _embeds_in_process(cell: Cell, opts: BenchOptions) -> bool:
+    from harness.backends.registry import embed_backend_for
+
+    return embed_backend_for(cell.backend, opts.embed_backend) == "llama-cpp"
+
+
+def _pinned_embed_model(name: str) -> EmbedModel | None:
+    try:
+        from harness.models.lock import get_entry
+
+        entry = get_entry(name)
+    except Exception:
+        return None
+    return EmbedModel(name=name, quant=(entry.quant or "?").upper(), sha256=entry.sha256, bytes=entry.size) if entry.sha256 else None
+
+
+def _run_cell(cell: Cell, opts: BenchOptions, fingerprint: bool = False, embed_path: Path | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
         out_path = Path(tmp) / "cell.json"
         req = {
             "lab": cell.lab, "model": cell.model, "backend": cell.backend, "device": cell.device,
-            "threads": opts.threads, "seed": opts.seed, "limit": opts.limit,
+            "threads": _cell_threads(cell, opts), "seed": opts.seed, "limit": opts.limit,
+            "embed_model": str(embed_path) if embed_path else None,
             "repetitions": opts.repetitions, "warmup": opts.warmup, "lab_repetitions": opts.lab_repetitions,
             "pp": opts.pp, "tg": opts.tg, "pairs": [list(p) for p in opts.pairs], "output": str(out_path),
             "depths": list(opts.depths), "depth_gen": opts.depth_gen, "trace": opts.trace,
@@ -147,7 +210,7 @@ def _lab_decode(lab: LabFigures | None) -> float | None:
 def _settings(cell: Cell, opts: BenchOptions, info: dict[str, Any]) -> Settings:
     is_tp = cell.lab == THROUGHPUT
     return Settings(
-        n_ctx=info.get("n_ctx"), threads=info.get("threads") or opts.threads, n_gpu_layers=info.get("n_gpu_layers"),
+        n_ctx=info.get("n_ctx"), threads=info.get("threads") or _cell_threads(cell, opts), n_gpu_layers=info.get("n_gpu_layers"),
         n_batch=info.get("n_batch"), n_ubatch=(info.get("extra") or {}).get("n_ubatch"),
         flash_attn=(info.get("extra") or {}).get("flash_attn"),
         prefix_cache=(info.get("extra") or {}).get("prefix_cache"),
@@ -155,19 +218,21 @@ def _settings(cell: Cell, opts: BenchOptions, info: dict[str, Any]) -> Settings:
         repetitions=opts.repetitions if is_tp else opts.lab_repetitions,
         warmup=opts.warmup if is_tp else 0,  # a lab's first item warms the model; its load time is reported
         limit=None if is_tp else opts.limit,
+        embed_quant=cell.embed_quant,
     )
 
 
 def run_bench(opts: BenchOptions, on_cell: Callable[[int, int, Cell, str], None] | None = None) -> ResultFile:
     """Runs this shard's cells; on_cell(i, n, cell, phase) reports progress ("start" / "done")."""
-    spec = MatrixSpec(labs=opts.labs, models=opts.models, backends=opts.backends, devices=opts.devices)
+    spec = matrix_spec(opts)
     cells = shard_cells(expand(spec), opts.shard)
+    embed_files = _embed_files(opts, cells)  # before anything is measured: a bad type name stops here
     wants_gpu = any(d in ("gpu", "auto") for d in opts.devices)
     # Bandwidth first, while no cell is running: the figure is the machine's, not the contention's.
     band = bw.measure(include_gpu=wants_gpu) if opts.measure_bandwidth else None
     probe, probe_note = open_probe() if opts.host_probe else (None, None)
     try:
-        return _run_cells(opts, spec, cells, band, probe, probe_note, on_cell)
+        return _run_cells(opts, spec, cells, band, probe, probe_note, on_cell, embed_files)
     finally:
         if probe:
             probe.close()
@@ -187,6 +252,7 @@ def _probe_stat(before: list[float], after: list[float]) -> Stat | None:
 def _run_cells(
     opts: BenchOptions, spec: MatrixSpec, cells: list[Cell], band: Bandwidth | None, probe: HostProbe | None,
     probe_note: str | None, on_cell: Callable[[int, int, Cell, str], None] | None,
+    embed_files: dict[tuple[str, str], tuple[Path, EmbedModel]] | None = None,
 ) -> ResultFile:
     system = collect(band, opts.include_host)
     system.host_probe_method = probe.method if probe else None
@@ -198,10 +264,15 @@ def _run_cells(
     # between cells, so one probe serves as the "after" of a cell and the "before" of the next
     before = _probe_samples(probe)
     fingerprinted: set[str] = set()
+    embed_models = embedding_labs(opts.labs)
     for i, cell in enumerate(cells):
         if on_cell:
             on_cell(i, len(cells), cell, "start")
-        out = _run_cell(cell, opts, fingerprint=group_key(cell) not in fingerprinted)
+        emb_name = embed_models.get(cell.lab)
+        emb_path, emb_facts = (embed_files or {}).get((emb_name, cell.embed_quant), (None, None)) if emb_name and cell.embed_quant else (None, None)
+        if emb_name and emb_facts is None and _embeds_in_process(cell, opts):
+            emb_facts = _pinned_embed_model(emb_name)  # the lab's own embedder, as lab.toml names it
+        out = _run_cell(cell, opts, fingerprint=group_key(cell) not in fingerprinted, embed_path=emb_path)
         if out.get("fingerprint"):
             fingerprinted.add(group_key(cell))
         after = _probe_samples(probe)
@@ -222,6 +293,7 @@ def _run_cells(
                 throughput=tp, lab=lab, host_probe=_probe_stat(before, after),
                 decode_efficiency=bw.decode_efficiency(decode, gpu_bw if device_used == "gpu" else best_bw, size),
                 fingerprint=Fingerprint.model_validate(out["fingerprint"]) if out.get("fingerprint") else None,
+                embed_model=emb_facts if out["status"] == "ok" else None,
             )
         )
         before = after

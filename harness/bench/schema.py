@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 5  # 2: host probe (RunResult.host_probe, SystemInfo.host_probe_method); 3: llama_cpp_build; 4: Settings.prefix_cache; 5: RunResult.fingerprint, ThroughputResult.depths/trace/energy
+SCHEMA_VERSION = 6  # 2: host probe (RunResult.host_probe, SystemInfo.host_probe_method); 3: llama_cpp_build; 4: Settings.prefix_cache; 5: RunResult.fingerprint, ThroughputResult.depths/trace/energy; 6: threads and embedding quantisation as matrix dimensions (Cell, MatrixSpec, Settings.embed_quant, RunResult.embed_model), LabFigures.outcomes
 TOOL = "local-lab-harness"
 
 
@@ -108,6 +108,8 @@ class Settings(_Model):
     repetitions: int
     warmup: int
     limit: int | None = None
+    embed_quant: str | None = Field(
+        None, description="schema v6: the embedding model's quantisation asked with --embed-quant (F16: the pinned file)")
 
 
 class ThroughputPoint(_Model):
@@ -199,6 +201,15 @@ class Criterion(_Model):
     passed: bool | None = None
 
 
+class ItemOutcomes(_Model):
+    """Right (1) or wrong (0) per item of the lab's frontier criterion (lab.toml `frontier = true`), in the
+    grader's item order: what the paired test of harness/bench/frontier.py needs."""
+
+    figure: str = Field(description="the criterion the outcomes are of; their mean is its value")
+    items_sha256: str = Field(description="first 16 hex digits of the sha256 of the item ids, in order: equal = the same items")
+    correct: list[int]
+
+
 class LabFigures(_Model):
     lab_version: str | None = None
     passed: bool | None = None
@@ -209,15 +220,30 @@ class LabFigures(_Model):
     tokens_in: int | None = None
     tokens_out: int | None = None
     extra: dict[str, Any] = Field(default_factory=dict)  # other grader metrics, as reported
+    outcomes: ItemOutcomes | None = Field(None, description="schema v6: per-item outcomes of the frontier criterion")
+    outcomes_note: str | None = Field(None, description="schema v6: why there are no outcomes")
 
 
 class Cell(_Model):
-    """One point of the matrix."""
+    """One point of the matrix. threads and embed_quant are set only where the matrix varies them
+    (several --threads, any --embed-quant), so a one-thread-count file lines up with older ones."""
 
     lab: str
     model: str
     backend: str
     device: Literal["cpu", "gpu", "auto"]
+    threads: int | None = Field(None, description="schema v6: when the bench ran several thread counts")
+    embed_quant: str | None = Field(None, description="schema v6: the embedding model's quantisation (--embed-quant)")
+
+
+class EmbedModel(_Model):
+    """The embedding model file a lab cell used (harness/bench/embed_quant.py)."""
+
+    name: str
+    quant: str
+    sha256: str = Field(description="of the file: the lock's for the pinned one, measured for a quantised copy")
+    bytes: int | None = None
+    source_sha256: str | None = Field(None, description="the pinned file it was quantised from")
 
 
 class RunResult(_Model):
@@ -244,6 +270,7 @@ class RunResult(_Model):
     )
     fingerprint: Fingerprint | None = Field(
         None, description="of the chat model with the labs' settings, on the first cell of each model/backend/device")
+    embed_model: EmbedModel | None = Field(None, description="schema v6: the embedding model of a lab with that role")
 
 
 class MatrixSpec(_Model):
@@ -251,6 +278,10 @@ class MatrixSpec(_Model):
     models: list[str]
     backends: list[str]
     devices: list[str]
+    threads: list[int] = Field(default_factory=list, description="schema v6: thread counts as a dimension (two or more)")
+    embed_quants: list[str] = Field(default_factory=list, description="schema v6: --embed-quant")
+    embed_quant_labs: list[str] = Field(default_factory=list, description="schema v6: the labs with an embedding model, "
+                                        "the only ones embed_quants multiply")
 
 
 class Shard(_Model):

@@ -80,9 +80,10 @@ def _main() -> None:
         from harness.cli.common import err_console
 
         # user text (lab ids, file names) may contain [brackets]: print it, never parse it
-        err_console.print(f"[bold red]error:[/] {escape(e.message)}", highlight=False)
+        # soft_wrap: a path in the message stays whole (copyable) however narrow the terminal
+        err_console.print(f"[bold red]error:[/] {escape(e.message)}", highlight=False, soft_wrap=True)
         if e.hint:
-            err_console.print(f"[yellow]->[/] {escape(e.hint)}", highlight=False)
+            err_console.print(f"[yellow]->[/] {escape(e.hint)}", highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         _interrupted()

@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from harness.backends import catalog
 from harness.cli.common import (
     EmbedBackendOpt, JsonOpt, PrefixCacheOpt, apply_prefix_cache, emit_json, err_console, on_interrupt, out_console,
 )
@@ -15,7 +16,7 @@ from harness.cli.common import (
 def bench(
     labs: List[str] = typer.Option(..., "--labs", help="Lab ids (repeatable or comma-separated), 'throughput', or 'all'."),
     model: List[str] = typer.Option(["smollm2-135m"], "--model", help="Model lock name (repeatable)."),
-    backend: List[str] = typer.Option(["llama-cpp"], "--backend", help="llama-cpp | ollama | openai (repeatable)."),
+    backend: List[str] = typer.Option([catalog.DEFAULT_BACKEND], "--backend", help=f"{catalog.choices_help()} (repeatable)."),
     embed_backend: Optional[str] = EmbedBackendOpt,
     base_url: List[str] = typer.Option([], "--base-url", help="Server URL: BACKEND=URL (repeatable), or a bare URL with one server backend (else OLLAMA_HOST / HARNESS_OPENAI_BASE_URL)."),
     device: List[str] = typer.Option(["auto"], "--device", help="cpu | gpu | auto (repeatable)."),
@@ -24,7 +25,8 @@ def bench(
     lab_repetitions: int = typer.Option(1, "--lab-repetitions", min=1, help="Graded runs of each lab (accuracy is deterministic at temperature 0)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="At most this many items per lab."),
     seed: int = typer.Option(0, "--seed"),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for the model."),
+    threads: List[str] = typer.Option([], "--threads", metavar="N[,N]", help="CPU threads for the model; several (1,2 or repeated) make threads a matrix dimension."),
+    embed_quant: List[str] = typer.Option([], "--embed-quant", metavar="TYPE[,TYPE]", help="The embedding model's quantisations for labs with one, e.g. F16,Q8_0,Q4_0 (F16: the pinned file; others made with llama.cpp's quantiser)."),
     pp: int = typer.Option(512, "--pp", min=1, help="Prompt tokens of the prefill test (pp512 by default)."),
     tg: int = typer.Option(128, "--tg", min=1, help="Generated tokens of the decode test (tg128 by default)."),
     pairs: str = typer.Option("64:128,512:128,1024:32", "--pairs", help="PROMPT:GEN pairs timed with TTFT."),
@@ -36,16 +38,16 @@ def bench(
     include_host: bool = typer.Option(False, "--include-host", help="Record host name, user and home path (off: files are meant to be shared)."),
     host_probe: bool = typer.Option(True, "--host-probe/--no-host-probe", help="Time a short fixed decode before and after each cell, so compare can tell host drift from a real difference."),
     prefix_cache: bool = PrefixCacheOpt,
+    recommend: bool = typer.Option(False, "--recommend", help="At the end, print per lab the accuracy-vs-speed frontier and the configuration to run."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Run labs x models x backends x devices and write one result file."""
+    """Run labs x models x backends x devices [x threads] [x embedding quantisations] and write one result file."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from harness.backends.http_common import export_base_urls
     from harness.bench.io import write_result
-    from harness.bench.matrix import expand, parse_shard, shard_cells
-    from harness.bench.runner import BenchOptions, resolve_labs, run_bench
-    from harness.bench.schema import MatrixSpec
+    from harness.bench.matrix import dimensions_text, expand, parse_shard, shard_cells
+    from harness.bench.runner import BenchOptions, matrix_spec, resolve_labs, run_bench
     from harness.bench.throughput import parse_depths, parse_pairs
     from harness.errors import HarnessError
 
@@ -54,14 +56,19 @@ def bench(
     bad = [d for d in device if d not in ("cpu", "gpu", "auto")]
     if bad:
         raise HarnessError(f"--device {bad[0]!r} is not one of cpu, gpu, auto", "write --device cpu, --device gpu or --device auto")
+    from harness.bench.embed_quant import parse_quants
+
+    thread_counts = _parse_threads(threads)
     opts = BenchOptions(
         labs=resolve_labs(labs), models=model, backends=backend, devices=device,
         repetitions=repetitions, warmup=warmup, lab_repetitions=lab_repetitions, limit=limit, seed=seed,
-        threads=threads, shard=parse_shard(shard) if shard else None, include_host=include_host,
+        threads=thread_counts[0] if len(thread_counts) == 1 else None,
+        thread_counts=tuple(thread_counts) if len(thread_counts) > 1 else (), embed_quants=tuple(parse_quants(embed_quant)),
+        shard=parse_shard(shard) if shard else None, include_host=include_host,
         pp=pp, tg=tg, pairs=parse_pairs(pairs), host_probe=host_probe,
         depths=parse_depths(depths), depth_gen=depth_gen, trace=trace, embed_backend=embed_backend,
     )
-    n_cells = len(shard_cells(expand(MatrixSpec(labs=opts.labs, models=opts.models, backends=opts.backends, devices=opts.devices)), opts.shard))
+    n_cells = len(shard_cells(expand(matrix_spec(opts)), opts.shard))
     con = out_console(as_json)
     with Progress(
         TextColumn("[bold]bench[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
@@ -73,7 +80,7 @@ def bench(
         def on_cell(i: int, n: int, cell, phase: str) -> None:
             from rich.markup import escape
 
-            label = escape(f"{cell.lab} · {cell.model} · {cell.backend} · {cell.device}")
+            label = escape(f"{cell.lab} · {cell.model} · {cell.backend} · {cell.device}{dimensions_text(cell)}")
             if phase == "start":
                 done = f"after cell {i} of {n}" if i else f"in its first cell of {n}"
                 on_interrupt(f"bench stopped {done} (cell {i + 1}, {cell.lab} on {cell.model}, was ended with its "
@@ -88,13 +95,43 @@ def bench(
     on_interrupt(None)
     write_result(output, result)
     failed = [r for r in result.runs if r.status != "ok"]
+    lab_frontiers = None
+    if recommend:
+        from harness.bench.frontier import frontiers
+
+        lab_frontiers = frontiers([result], [str(output)])
     if as_json:
-        emit_json({"output": str(output), "cells": len(result.runs), "failed": len(failed), "result": result.model_dump(mode="json")})
+        emit_json({"output": str(output), "cells": len(result.runs), "failed": len(failed), "result": result.model_dump(mode="json")}
+                  | ({"frontier": [f.to_dict() for f in lab_frontiers]} if lab_frontiers is not None else {}))
     else:
         _print_summary(con, result)
         con.print(f"wrote {output} ({len(result.runs)} cells, {len(failed)} failed)", highlight=False)
+        if lab_frontiers is not None:
+            _print_frontiers(con, lab_frontiers)
     if failed:
         raise typer.Exit(2)
+
+
+def _parse_threads(values: list[str]) -> list[int]:
+    from harness.errors import HarnessError
+
+    out = []
+    for v in (x.strip() for text in values for x in text.split(",")):
+        if not v:
+            continue
+        if not v.isdigit() or int(v) < 1:
+            raise HarnessError(f"--threads {v!r} is not a whole number of at least 1", "write e.g. --threads 2, or --threads 1,2 for both")
+        out.append(int(v))
+    return list(dict.fromkeys(out))
+
+
+def _print_frontiers(con, lab_frontiers) -> None:
+    from harness.bench.frontier_report import to_rich
+
+    if not lab_frontiers:
+        con.print("no lab cells: no frontier to draw (throughput alone has no accuracy)", highlight=False)
+    for renderable in to_rich(lab_frontiers):
+        con.print(renderable, highlight=False)
 
 
 def _rate(s) -> str:
@@ -108,8 +145,11 @@ def _rate(s) -> str:
 def _print_summary(con, result) -> None:
     from rich.markup import escape
 
+    from harness.bench.matrix import dimensions_text
+
     for run in result.runs:
-        label = escape(f"{run.cell.lab} · {run.cell.model} · {run.cell.backend} · {run.device_used or run.cell.device}")
+        c = run.cell
+        label = escape(f"{c.lab} · {c.model} · {c.backend} · {run.device_used or c.device}{dimensions_text(c)}")
         if run.status != "ok":
             con.print(f"[red]✗[/] {label}: {escape(run.error or '')}")
         elif run.throughput:
@@ -150,6 +190,7 @@ def compare_cmd(
     markdown: bool = typer.Option(False, "--markdown", help="A Markdown table (for issues and READMEs)."),
     html_out: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML report here."),
     by_backend: bool = typer.Option(False, "--by-backend", help="One column per backend of each file (e.g. one `bench --backend A --backend B` file)."),
+    recommend: bool = typer.Option(False, "--recommend", help="Per lab: the accuracy-vs-speed frontier over all files and the configuration to run (paired McNemar test)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Compare result files side by side: ratios, and marks where a difference exceeds the noise."""
@@ -166,12 +207,22 @@ def compare_cmd(
         from harness.bench.report import render_html
 
         atomic_write_text(html_out, render_html(cmp, results))
+    lab_frontiers = None
+    if recommend:
+        from harness.bench.frontier import frontiers
+
+        lab_frontiers = frontiers(results, names)
     if as_json:
-        emit_json(cmp.to_dict() | ({"html": str(html_out)} if html_out else {}))
+        emit_json(cmp.to_dict() | ({"html": str(html_out)} if html_out else {})
+                  | ({"frontier": [f.to_dict() for f in lab_frontiers]} if lab_frontiers is not None else {}))
         return
     con = out_console(False)
     if markdown:
         typer.echo(to_markdown(cmp))
+        if lab_frontiers is not None:
+            from harness.bench.frontier_report import to_markdown as frontier_markdown
+
+            typer.echo(frontier_markdown(lab_frontiers))
     else:
         from rich.markup import escape
 
@@ -179,7 +230,7 @@ def compare_cmd(
 
         for line, v in zip(cmp.verdict_lines(), cmp.verdicts):
             style = "bold red" if not v.comparable else ("yellow" if v.same_answers is False else "green")
-            con.print(f"[{style}]{escape(line)}[/]", highlight=False)
+            con.print(f"[{style}]{escape(line)}[/]", highlight=False, soft_wrap=True)  # one verdict, one line
         con.print(to_rich(cmp))
         con.print(LEGEND, highlight=False)
         for f, s in zip(cmp.files, cmp.systems):
@@ -188,6 +239,8 @@ def compare_cmd(
             con.print(f"[bold magenta]finding:[/] {escape(finding)}", highlight=False)
         for note in cmp.notes:
             con.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+        if lab_frontiers is not None:
+            _print_frontiers(con, lab_frontiers)
     if html_out:
         err_console.print(f"wrote {html_out}", highlight=False)
 

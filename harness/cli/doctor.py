@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from harness.backends import catalog
 from harness.cli.common import JsonOpt, emit_json, out_console
 from harness.llama_build import ALLOW_AMX_ENV, rebuild_hint
 from harness.llama_build import LLAMA_CPP_PYTHON_VERSION as LLAMA_CPP_VERSION
@@ -58,16 +59,24 @@ def smoke_check() -> dict[str, Any]:
     return {"model": SMOKE_MODEL, **run_smoke(resolve_model_path(SMOKE_MODEL))}
 
 
-def _ollama_info() -> dict[str, Any]:
-    from harness.backends import ollama
+def _servers_info() -> dict[str, dict[str, Any]]:
+    """Each server backend's status (its record's `status` callable), under the backend's name."""
+    return {b.name: catalog.load_callable(b.status)() for b in catalog.server_backends() if b.status}
 
-    return {"host": ollama.resolve_host(), **ollama.server_status()}
+
+def _server_url(status: dict[str, Any]) -> str | None:
+    return status.get("base_url") or status.get("host")
 
 
-def _openai_info() -> dict[str, Any]:
-    from harness.backends import openai_compat
-
-    return openai_compat.server_status()
+def server_line(status: dict[str, Any]) -> str:
+    """A server backend's row in doctor's table; pure, so it is tested on synthetic statuses."""
+    if status.get("configured") is False:
+        return f"not configured ({status.get('hint')})"
+    if not status.get("reachable"):
+        return f"{_server_url(status)}: not reachable"
+    version = f", version {status['version']}" if status.get("version") else ""
+    models = ", ".join(status.get("models") or []) or "no models listed"
+    return f"{_server_url(status)}: reachable{version}, serving {models}"
 
 
 def _tilde(p: Path) -> str:
@@ -128,17 +137,17 @@ def diagnose(report: dict[str, Any]) -> list[dict[str, str]]:
     if disk.get("free_bytes", MIN_FREE_DISK) < MIN_FREE_DISK:
         add("warn", f"only {disk['free_bytes'] / 1024**3:.1f} GiB free for models at {disk.get('cache_dir')}",
             "free disk space, or point HARNESS_HOME at a bigger disk")
-    ollama = report.get("ollama", {})
-    if ollama and not ollama.get("reachable"):
-        add("info", f"Ollama is not reachable at {ollama.get('host')} (only needed for --backend ollama)",
-            "install Ollama and run `ollama serve`, or set OLLAMA_HOST")
-    openai = report.get("openai", {})
-    if openai.get("configured") and not openai.get("reachable"):
-        add("warn", f"the OpenAI-compatible server at {openai.get('base_url')} is not reachable",
-            openai.get("hint") or "start the server or fix HARNESS_OPENAI_BASE_URL")
-    elif openai.get("reachable") and openai.get("status_code") in (401, 403):
-        add("warn", f"the OpenAI-compatible server at {openai.get('base_url')} refused the API key",
-            "set the key in HARNESS_OPENAI_API_KEY (or OPENAI_API_KEY)")
+    for b in catalog.server_backends():
+        server = report.get(b.name) or {}
+        url = _server_url(server)
+        if server and server.get("configured", True) and not server.get("reachable"):
+            # a default URL that answers nothing is only a problem for someone who wants this backend
+            add("info" if b.default_base_url else "warn",
+                f"the server for --backend {b.name} is not reachable at {url}",
+                server.get("hint") or f"{b.start_hint}, or set {b.base_url_env}")
+        elif server.get("reachable") and server.get("status_code") in (401, 403):
+            add("warn", f"the server for --backend {b.name} at {url} refused the API key",
+                server.get("hint") or "check the API key")
     return problems
 
 
@@ -153,8 +162,7 @@ def collect(*, smoke: bool = True) -> dict[str, Any]:
         "harness": __version__,
         "system": system_info(),
         "llama_cpp": llama,
-        "ollama": _ollama_info(),
-        "openai": _openai_info(),
+        **_servers_info(),
         "disk": _disk_info(),
         "models": _models_info(),
     }
@@ -184,7 +192,7 @@ def register(app: typer.Typer) -> None:
             emit_json(report)
             return
         con = out_console(False)
-        s, lc, ol, disk = report["system"], report["llama_cpp"], report["ollama"], report["disk"]
+        s, lc, disk = report["system"], report["llama_cpp"], report["disk"]
         con.print(f"[bold]CPU[/]      {s['cpu_model']} ({s['cpu_physical_cores']} physical / "
                   f"{s['cpu_logical_cores']} logical cores, {s['cpu_usable_cores']} usable)", highlight=False, soft_wrap=True)
         con.print(f"[bold]RAM[/]      {_gib(s['ram_total_bytes'])} ({_gib(s['ram_available_bytes'])} available)")
@@ -200,15 +208,9 @@ def register(app: typer.Typer) -> None:
                 con.print(f"          {line}", highlight=False, soft_wrap=True)
         else:
             con.print(f"[bold]llama.cpp[/] not importable: {lc.get('error')}", highlight=False, soft_wrap=True)
-        con.print(f"[bold]Ollama[/]   {ol['host']}: " + (
-            f"reachable, version {ol.get('version')}, models: {', '.join(ol.get('models') or []) or 'none pulled'}"
-            if ol["reachable"] else "not reachable"), highlight=False, soft_wrap=True)
-        oa = report["openai"]
-        con.print("[bold]OpenAI[/]   " + (
-            "not configured (set HARNESS_OPENAI_BASE_URL or pass --base-url to use --backend openai)"
-            if not oa.get("configured") else f"{oa['base_url']}: " + (
-                f"reachable, serving {', '.join(oa.get('models') or []) or 'no models listed'}"
-                if oa.get("reachable") else "not reachable")), highlight=False, soft_wrap=True)
+        for b in catalog.server_backends():
+            if b.name in report:
+                con.print(f"[bold]{b.title:<9}[/]{server_line(report[b.name])}", highlight=False, soft_wrap=True)
         con.print(f"[bold]Cache[/]    {disk['cache_dir']} ({_gib(disk['free_bytes'])} free)", highlight=False, soft_wrap=True)
         models = report["models"]
         if isinstance(models, list):

@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from harness.backends import catalog
 from harness.cli.common import (
     EmbedBackendOpt, JsonOpt, PrefixCacheOpt, apply_prefix_cache, emit_json, err_console, on_interrupt, out_console,
 )
@@ -20,8 +21,8 @@ PROGRESS_INTERVAL_ENV = "HARNESS_PROGRESS_INTERVAL_S"  # seconds between "still 
 DirOpt = typer.Option(None, "--dir", help="Workspace folder (default ./labs-workspace/<id>/).")
 # check and watch grade the same way: one definition of each option they share
 ModelOpt = typer.Option(None, "--model", help="Chat model (default: the lab's).")
-BackendOpt = typer.Option("llama-cpp", "--backend", help="llama-cpp | ollama | openai.")
-BaseUrlOpt = typer.Option(None, "--base-url", help="Server URL for --backend ollama / openai (else OLLAMA_HOST / HARNESS_OPENAI_BASE_URL).")
+BackendOpt = typer.Option(catalog.DEFAULT_BACKEND, "--backend", help=catalog.choices_help() + ".")
+BaseUrlOpt = typer.Option(None, "--base-url", help=catalog.base_url_help())
 DeviceOpt = typer.Option("auto", "--device", help="auto | cpu | gpu.")
 LimitOpt = typer.Option(None, "--limit", help="At most this many items.")
 SeedOpt = typer.Option(0, "--seed")

@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 import typer
 
+from harness.backends import catalog
 from harness.cli.common import JsonOpt, emit_json, err_console
 
 
@@ -61,9 +62,9 @@ def register(app: typer.Typer) -> None:
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: physical cores)."),
         device: str = typer.Option("auto", "--device", help="cpu | gpu | auto"),
         system: Optional[str] = typer.Option(None, "--system", help="A system message."),
-        backend: str = typer.Option("llama-cpp", "--backend", help="llama-cpp | ollama | openai"),
+        backend: str = typer.Option(catalog.DEFAULT_BACKEND, "--backend", help=catalog.choices_help()),
         n_ctx: Optional[int] = typer.Option(None, "--n-ctx", min=16, help="Context size (default: 4096 or the model's)."),
-        base_url: Optional[str] = typer.Option(None, "--base-url", help="Server URL for ollama / openai."),
+        base_url: Optional[str] = typer.Option(None, "--base-url", help=catalog.base_url_help()),
         as_json: bool = JsonOpt,
     ) -> None:
         """Generate a reply with timings (load, prefill, time to first token, decode)."""

@@ -31,6 +31,7 @@ def run_check(
     model: str | None = None,
     backend: str = "llama-cpp",
     embed_backend: str | None = None,
+    embedding_model: str | None = None,
     device: str = "auto",
     dataset: Path | None = None,
     limit: int | None = None,
@@ -47,7 +48,8 @@ def run_check(
     timeout_source names who set timeout_s in a timeout's message (the lab's limit when it is None).
     on_progress(last ctx.progress or None, elapsed s, the time limit in s) is called every
     progress_every_s while it runs. embed_backend: the embedding model's backend (default:
-    harness.backends.registry.embed_backend_for)."""
+    harness.backends.registry.embed_backend_for). embedding_model: another file or lock name for the lab's
+    embedding model (the bench's --embed-quant passes a quantised copy); default lab.toml's."""
     from harness.backends.registry import embed_backend_for  # numpy: not on the CLI's import path
 
     spec = get_lab(lab_id, labs_root)
@@ -67,7 +69,7 @@ def run_check(
         "lab_dir": str(spec.lab_dir.resolve()),
         "solution": str(path.resolve()),
         "entry": spec.entry,
-        "models": {"chat": chat, "embedding": spec.models.embedding},
+        "models": {"chat": chat, "embedding": (embedding_model or spec.models.embedding) if spec.models.embedding else None},
         "backend": backend,
         "embed_backend": embed_backend_for(backend, embed_backend),
         "device": device,

@@ -8,7 +8,6 @@ request names. stdout/stderr belong to the learner's prints; the harness never w
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -16,8 +15,9 @@ import time
 import traceback
 from dataclasses import asdict
 from pathlib import Path
-from types import ModuleType
 from typing import Any
+
+from harness.backends.catalog import import_file
 
 # Freed on MemoryError so that reporting it has room to allocate.
 _reserve: bytearray | None = bytearray(1 << 20)
@@ -62,26 +62,9 @@ def _is_harness_frame(filename: str) -> bool:
     return filename == __file__ or filename.endswith(os.path.join("harness", "labs", "child.py"))
 
 
-def import_file(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def open_backend_spec(backend: str, model: str, role: str, device: str, threads: int | None):
-    """Registry names ("llama-cpp", "ollama", "openai"), or "module:callable" / "path.py:callable"
-    for a backend outside the harness (the engine's tests use a fake one this way)."""
-    if ":" in backend and not backend.startswith(("http://", "https://")):
-        target, _, attr = backend.rpartition(":")
-        if target.endswith(".py"):
-            module = import_file(f"_harness_backend_{abs(hash(target))}", Path(target))
-        else:
-            module = importlib.import_module(target)
-        return getattr(module, attr)(model, role=role, device=device, threads=threads)
+    """A backend by its record's name (harness/backends/catalog.py), or "module:callable" /
+    "path.py:callable" for a backend outside the harness (the engine's tests use a fake one)."""
     from harness.backends.registry import open_backend
 
     return open_backend(backend, model, role=role, device=device, threads=threads)

@@ -15,7 +15,7 @@ except ModuleNotFoundError:  # Python 3.10
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import LabError
 from harness.paths import labs_root
@@ -36,12 +36,27 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# What a criterion measures (issue 14: declared where it is produced, not guessed from its name):
+# accuracy and retrieval depend on the answers, latency on the machine.
+Kind = Literal["accuracy", "retrieval", "latency"]
+
+
 class Criterion(_Strict):
     name: str = Field(min_length=1)
     op: Op
     threshold: float
     description: str = Field(min_length=1)
     hint: str = Field(min_length=1)
+    kind: Kind | None = None  # None: the bench guesses it from the name (harness/bench/cell.py)
+    # The figure the bench's accuracy-vs-speed frontier plots and tests (harness/bench/frontier.py): the
+    # grader reports it per item (harness/grading/outcomes.py). At most one per lab.
+    frontier: bool = False
+
+    @model_validator(mode="after")
+    def _frontier_kind(self) -> "Criterion":
+        if self.frontier and self.kind not in ("accuracy", "retrieval"):
+            raise ValueError("frontier = true needs kind = \"accuracy\" or \"retrieval\" (the frontier tests answers, not speed)")
+        return self
 
     def passes(self, value: float | None) -> bool:
         return value is not None and OPS[self.op](float(value), self.threshold)
@@ -76,6 +91,18 @@ class LabSpec(_Strict):
 
     # Where the spec was read from; not part of lab.toml.
     lab_dir: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("criteria")
+    @classmethod
+    def _one_frontier(cls, v: list[Criterion]) -> list[Criterion]:
+        marked = [c.name for c in v if c.frontier]
+        if len(marked) > 1:
+            raise ValueError(f"frontier = true on {', '.join(marked)}: one criterion at most")
+        return v
+
+    @property
+    def frontier_criterion(self) -> Criterion | None:
+        return next((c for c in self.criteria if c.frontier), None)
 
     @field_validator("id")
     @classmethod

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.grading.metrics import contains_answer, exact_match, token_f1
+from harness.grading.outcomes import PER_ITEM_KEY, per_item
 from harness.grading.squad import paragraph_documents, pick_questions, read_squad
 from harness.grading.stats import mcnemar_exact, p50, p95, paired_bootstrap
 from harness.labs.api import LabContext, LearnerError, Measurement, timed
@@ -161,6 +162,7 @@ def grade(solution, ctx: LabContext) -> Measurement:
         "contained_when_missed": _share(rows, False),
         "rag_vs_closed_book": boot.to_dict(),
         "mcnemar": mcn.to_dict(),
+        PER_ITEM_KEY: per_item([r["id"] for r in rows], {"answer_contained_rate": rag_ok}),  # the bench's frontier
     }
     timings = {
         "chunk_s": round(chunk_s, 3),

@@ -23,6 +23,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.grading.metrics import normalize_text, token_f1
+from harness.grading.outcomes import PER_ITEM_KEY, per_item
 from harness.grading.stats import p50, p95
 from harness.labs.api import LabContext, LearnerError, Measurement, timed
 
@@ -105,6 +106,7 @@ def grade(solution, ctx: LabContext) -> Measurement:
     samples, notes = [], []
     valid = honest_constrained = honest_unconstrained = first_ok = question_exact = unconstrained_valid = 0
     question_f1s: list[float] = []
+    first_number_ok: list[bool] = []  # per item, for the bench's frontier
     tokens_in = tokens_out = 0
 
     for i, item in enumerate(items):
@@ -137,6 +139,7 @@ def grade(solution, ctx: LabContext) -> Measurement:
         q_f1 = token_f1(parsed.question, item["question"]) if parsed is not None else 0.0
         q_ok = parsed is not None and normalize_text(parsed.question) == normalize_text(item["question"])
         first_ok += n_ok
+        first_number_ok.append(n_ok)
         question_f1s.append(q_f1)
         question_exact += q_ok
 
@@ -179,6 +182,7 @@ def grade(solution, ctx: LabContext) -> Measurement:
             "unconstrained_valid_rate": unconstrained_rate,
             "unconstrained_failure_rate": 1 - unconstrained_rate,
             "learner_schema": schema,
+            PER_ITEM_KEY: per_item([item["problem"] for item in items], {"first_number_accuracy": first_number_ok}),
         },
         timings={"item_p50_s": p50(latencies), "item_p95_s": p95(latencies),
                  "tokens_in": tokens_in, "tokens_out": tokens_out},

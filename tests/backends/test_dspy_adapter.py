@@ -93,7 +93,7 @@ def test_predict_parses_on_the_real_tiny_model(chat_model_path):
     from harness.backends.registry import open_backend
 
     dspy = import_dspy()
-    backend = open_backend("llama-cpp", "smollm2-135m", threads=2)
+    backend = open_backend("llama-cpp", "smollm2-135m")  # default threads: this worker's cores
     try:
         h = dspy_lm(backend, max_tokens=16)
         program = dspy.Predict(_signature(dspy))

@@ -277,6 +277,7 @@ def _decode_logits(model_path, threads: int, flash_attn: bool, prompt: str, step
 
 
 @pytest.mark.slow
+@pytest.mark.whole_cpu  # 2 threads
 def test_flash_attention_decode_depends_on_the_thread_count_past_512_cells(chat_model_path):
     """The documented cause of accuracy differing between thread counts (docs/benchmarks.md): with
     flash attention on, ggml splits a single-token query's KV cache across the threads once it holds

@@ -18,6 +18,7 @@ from server_proc import canned_server, free_port, running  # noqa: E402
 
 from harness.backends.ollama import OllamaBackend, list_models, pull, timings_from  # noqa: E402
 from harness.errors import BackendError, BackendUnavailable, ModelNotFound  # noqa: E402
+from harness.sysinfo import default_threads  # noqa: E402
 
 QUESTION = [{"role": "user", "content": "Name three colors."}]
 # The second one came out differently through llama.cpp servers until repeat_penalty was set to 1.0.
@@ -28,7 +29,7 @@ PERSON = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"
 
 def _start(tmp: Path, chat: Path, embed: Path | None = None):
     port = free_port()
-    argv = [str(SERVERS / "ollama_api_server.py"), "--port", str(port), "--threads", "2",
+    argv = [str(SERVERS / "ollama_api_server.py"), "--port", str(port), "--threads", str(default_threads()),
             "--models-dir", str(tmp / "pulled"), "--model", f"smollm2:135m={chat}"]
     if embed is not None:
         argv += ["--pullable", f"all-minilm={embed}"]

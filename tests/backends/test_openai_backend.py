@@ -17,6 +17,7 @@ from server_proc import canned_server, free_port, running  # noqa: E402
 from harness.backends.llama_cpp import CHAT_FLASH_ATTN  # noqa: E402
 from harness.backends.openai_compat import OpenAIBackend  # noqa: E402
 from harness.errors import BackendError, BackendUnavailable, ModelNotFound  # noqa: E402
+from harness.sysinfo import default_threads  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.network_server]
 
@@ -28,7 +29,7 @@ PERSON = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"
 
 
 def _server_config(tmp: Path, port: int, chat: Path, embed: Path | None, api_key: str | None = None) -> Path:
-    models = [{"model": str(chat), "model_alias": "smollm2-135m", "n_threads": 2, "n_threads_batch": 2,
+    models = [{"model": str(chat), "model_alias": "smollm2-135m", "n_threads": default_threads(), "n_threads_batch": default_threads(),
                "n_ctx": 2048, "flash_attn": CHAT_FLASH_ATTN, "verbose": False}]
     if embed is not None:
         models.append({"model": str(embed), "model_alias": "minilm-l6-v2", "embedding": True, "n_threads": 1,

@@ -169,7 +169,7 @@ def test_html_escapes_strings_and_embeds_plots(run_factory, result_factory):
     assert "<script" not in page.lower()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     pngs = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page)
-    assert len(pngs) == 3  # decode tok/s, accuracy vs latency, TTFT by prompt length
+    assert len(pngs) == 3  # decode tok/s, the rag lab's accuracy-vs-speed frontier, TTFT by prompt length
     assert "http://" not in page and "https://" not in page  # self-contained: no external resource
 
 

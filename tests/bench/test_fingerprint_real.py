@@ -21,5 +21,6 @@ def _fingerprint(threads: int, flash_attn: bool) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.whole_cpu  # 2 threads
 def test_the_fingerprint_tells_flash_attention_on_from_off(chat_model_path):
     assert _fingerprint(2, True) != _fingerprint(2, False)

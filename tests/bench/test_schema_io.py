@@ -126,7 +126,7 @@ def test_a_v1_file_is_migrated_and_has_no_probe(run_factory, result_factory, tmp
     path = tmp_path / "v1.json"
     path.write_text(json.dumps(data))
     res = bio.read_result(path)
-    assert res.schema_version == SCHEMA_VERSION == 5
+    assert res.schema_version == SCHEMA_VERSION == 6
     assert res.runs[0].host_probe is None and res.systems["sys-test"].host_probe_method is None
     assert res.systems["sys-test"].llama_cpp_build is None
     assert res.runs[0].throughput.tg_tok_s == result_factory([run_factory()]).runs[0].throughput.tg_tok_s
@@ -165,4 +165,33 @@ def test_a_v4_file_is_migrated_and_has_no_fingerprint(run_factory, result_factor
     path = tmp_path / "v4.json"
     path.write_text(json.dumps(data))
     res = bio.read_result(path)
-    assert res.schema_version == SCHEMA_VERSION == 5 and res.runs[0].fingerprint is None
+    assert res.schema_version == SCHEMA_VERSION and res.runs[0].fingerprint is None
+
+
+def test_a_v5_file_is_migrated_and_has_no_outcomes_threads_or_embedding_quantisation(run_factory, result_factory, tmp_path):
+    """v5 (before threads / embedding quantisation as dimensions and per-item outcomes) reads as the current
+    version: one thread count, the pinned embedder, a lab cell the frontier plots but cannot test."""
+    data = result_factory([run_factory(lab="rag")]).model_dump(mode="json", exclude_none=True)
+    data["schema_version"] = 5
+    for key in ("threads", "embed_quants", "embed_quant_labs"):
+        del data["matrix"][key]
+    for run in data["runs"]:
+        assert not {"embed_model", "threads", "embed_quant"} & (set(run) | set(run["cell"]))
+        assert "outcomes" not in run["lab"]
+    path = tmp_path / "v5.json"
+    path.write_text(json.dumps(data))
+    res = bio.read_result(path)
+    run = res.runs[0]
+    assert res.schema_version == SCHEMA_VERSION == 6 and res.matrix.threads == [] and res.matrix.embed_quants == []
+    assert run.cell.threads is None and run.cell.embed_quant is None and run.embed_model is None
+    assert run.lab.outcomes is None and run.settings.embed_quant is None
+
+
+def test_the_committed_v5_results_still_read():
+    """benchmarks/results holds files written before v6; they must stay readable (the leaderboard reads them)."""
+    from pathlib import Path
+
+    files = sorted((Path(__file__).resolve().parents[2] / "benchmarks" / "results").glob("*.json"))
+    assert files
+    for f in files:
+        assert bio.read_result(f).runs

@@ -18,18 +18,12 @@ Markers (the first argument is the kind, in words):
 from __future__ import annotations
 
 import os
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from .helpers import FaultServer, run_cli_inprocess, scan_store, write_lock
-
-CATEGORIES = ("fault", "bad_input", "security", "limitation")
-
-_kind_of: dict[str, tuple[str, str]] = {}  # nodeid -> (category, kind)
-_outcome: dict[str, str] = {}  # nodeid -> passed | failed | skipped | xfailed | xpassed
-_scan = {"tests": 0, "problems": []}
+from .summary import CATEGORIES, KIND_PROPERTY, SCAN_PROPERTY
 
 
 def pytest_configure(config):
@@ -44,70 +38,8 @@ def pytest_collection_modifyitems(config, items):
         for cat in CATEGORIES:
             m = item.get_closest_marker(cat)
             if m is not None:
-                _kind_of[item.nodeid] = (cat, m.args[0] if m.args else item.originalname)
+                item.user_properties.append((KIND_PROPERTY, (cat, m.args[0] if m.args else item.originalname)))
                 break
-
-
-def pytest_runtest_logreport(report):
-    if report.nodeid not in _kind_of:
-        return
-    prev = _outcome.get(report.nodeid)
-    if hasattr(report, "wasxfail"):
-        now = "xfailed" if report.skipped else "xpassed"
-    elif report.failed:
-        now = "failed"
-    elif report.skipped:
-        now = "skipped"
-    elif report.when == "call":
-        now = "passed"
-    else:
-        return
-    # A failure in any phase wins over a pass in another.
-    rank = {"failed": 4, "xpassed": 3, "xfailed": 2, "skipped": 1, "passed": 0}
-    if prev is None or rank[now] > rank[prev]:
-        _outcome[report.nodeid] = now
-
-
-def _kinds() -> dict[str, dict[str, list[str]]]:
-    by: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for nodeid, (cat, kind) in _kind_of.items():
-        if nodeid in _outcome:
-            by[cat][kind].append(_outcome[nodeid])
-    return by
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    by = _kinds()
-    if not by:
-        return
-    tr = terminalreporter
-
-    def tally(cat: str) -> tuple[int, int, list[str], list[str]]:
-        ran = {k: [o for o in v if o != "skipped"] for k, v in by.get(cat, {}).items()}
-        ran = {k: v for k, v in ran.items() if v}
-        ok = [k for k, v in ran.items() if all(o == "passed" for o in v)]
-        bugs = [k for k, v in ran.items() if "xfailed" in v or "xpassed" in v]
-        bad = [k for k in ran if k not in ok and k not in bugs]
-        return len(ok), len(ran), bugs, bad
-
-    f_ok, f_n, f_bugs, f_bad = tally("fault")
-    b_ok, b_n, b_bugs, b_bad = tally("bad_input")
-    s_ok, s_n, s_bugs, s_bad = tally("security")
-    lost = len(_scan["problems"])
-    tr.section("fault suite")
-    tr.write_line(f"faults survived: {f_ok}/{f_n}, bad inputs rejected cleanly: {b_ok}/{b_n}, files lost or partial: {lost}")
-    tr.write_line(f"security and privacy checks passed: {s_ok}/{s_n}; store scanned after {_scan['tests']} tests")
-    for label, kinds in (("known bug (xfail)", f_bugs + b_bugs + s_bugs), ("NOT survived", f_bad + b_bad + s_bad)):
-        for k in kinds:
-            tr.write_line(f"  {label}: {k}")
-    if config.option.verbose > 0:  # -v: every kind and how it fared
-        for cat in CATEGORIES:
-            for k, outs in sorted(by.get(cat, {}).items()):
-                tr.write_line(f"  [{cat}] {k}: {', '.join(sorted(set(outs)))} ({len(outs)} test{'s' * (len(outs) > 1)})")
-    for k in by.get("limitation", {}):
-        tr.write_line(f"  limitation (documented, not contained): {k}")
-    for p in _scan["problems"]:
-        tr.write_line(f"  store problem: {p}")
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -155,8 +87,7 @@ def store(tmp_path, monkeypatch, request):
     monkeypatch.setenv("HARNESS_LOCK", str(env.lock))
     yield env
     problems = env.scan()
-    _scan["tests"] += 1
-    _scan["problems"] += [f"{request.node.name}: {p}" for p in problems]
+    request.node.user_properties.append((SCAN_PROPERTY, [f"{request.node.name}: {p}" for p in problems]))
     if problems and request.node.get_closest_marker("xfail") is None:
         pytest.fail("store left in a bad state:\n  " + "\n  ".join(problems))
 

@@ -21,9 +21,10 @@ REPO = Path(__file__).resolve().parents[2]
 WRONG = Path(__file__).resolve().parent / "wrong"
 LABS = REPO / "labs"
 PUBMEDQA = LABS / "_data" / "pubmedqa"
-# The backend's defaults (all cores), as in the other lab tests: the answers do not depend on the
-# thread count (the reference gave the same figures with 1 and 2 threads), and the suite runs one
-# check at a time. (On a CPU shared with another model run, 2 threads each stalled: see lab.toml.)
+# The backend's defaults (the cores this process may use: under ./scripts/test, its xdist worker's
+# share, tests/conftest.py): the answers do not depend on the thread count (the reference gave the
+# same figures with 1 and 2 threads). (On a CPU shared with another model run, 2 threads each
+# stalled: see lab.toml; that is why each worker is pinned to its own core.)
 THREADS = None
 CRITERIA = {"interval_match_rate", "majority_baseline_match_rate", "majority_flag_match_rate",
             "paired_p_match_rate", "paired_verdict_match_rate", "judge_valid_rate", "kappa_match_rate"}

@@ -20,8 +20,9 @@ LABS = REPO / "labs"
 DATA = LABS / "_data" / "squad"
 # Articles 30-35 of SQuAD v1.1 dev: not in the lab's given folder (articles 0-11).
 HELDOUT = REPO / "tests" / "fixtures" / "squad" / "heldout-30-35.json"
-# The backend's defaults (all cores). With flash attention off the answers do not depend on the
-# thread count (docs/benchmarks.md), and the tests run one check at a time.
+# The backend's defaults: the cores this process may use (under ./scripts/test, its xdist worker's
+# share: tests/conftest.py). With flash attention off the answers do not depend on the thread count
+# (docs/benchmarks.md).
 THREADS = None
 
 

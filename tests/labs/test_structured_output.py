@@ -43,16 +43,16 @@ def test_grader_schema_and_gold():
 
 
 @pytest.mark.slow
-def test_reference_passes(chat_model_path):
-    r = run_check(LAB, reference=True, threads=2)
+def test_reference_passes(chat_model_path, lab_threads):
+    r = run_check(LAB, reference=True, threads=lab_threads)
     assert r.error is None, r.error
     assert r.passed, [(c.name, c.value, c.required) for c in r.criteria if not c.passed]
     assert r.metrics["unconstrained_failure_rate"] > 0  # the same run shows the prompt alone failing
 
 
 @pytest.mark.slow
-def test_starter_fails_not_implemented(chat_model_path):
-    r = run_check(LAB, get_lab(LAB).starter_path, threads=2)
+def test_starter_fails_not_implemented(chat_model_path, lab_threads):
+    r = run_check(LAB, get_lab(LAB).starter_path, threads=lab_threads)
     assert not r.passed
     assert r.error.kind == "not_implemented" and r.error.message == "not implemented yet: build_schema"
 
@@ -65,8 +65,8 @@ def test_starter_fails_not_implemented(chat_model_path):
         ("structured_output_missing_field.py", {"constrained_valid_rate", "question_f1"}),
     ],
 )
-def test_wrong_solution_fails_on_its_mistake(chat_model_path, wrong, must_fail):
-    r = run_check(LAB, WRONG / wrong, limit=4, threads=2)
+def test_wrong_solution_fails_on_its_mistake(chat_model_path, lab_threads, wrong, must_fail):
+    r = run_check(LAB, WRONG / wrong, limit=4, threads=lab_threads)
     assert r.error is None, r.error
     assert not r.passed
     assert must_fail <= r.failed_criteria(), {c.name: c.value for c in r.criteria}

@@ -55,8 +55,8 @@ def test_recall_counts_shared_ids():
 
 
 @pytest.mark.slow
-def test_reference_passes():
-    r = run_check("vector-index", reference=True, threads=2)
+def test_reference_passes(lab_threads):
+    r = run_check("vector-index", reference=True, threads=lab_threads)
     assert r.error is None, r.error
     assert r.passed, [(c.name, c.value, c.required) for c in r.criteria if not c.passed]
     assert r.metrics["hnsw_index"] == "IndexHNSWFlat" and r.metrics["ivf_index"] == "IndexIVFFlat"
@@ -64,8 +64,8 @@ def test_reference_passes():
 
 
 @pytest.mark.slow
-def test_starter_fails_not_implemented():
-    r = run_check("vector-index", get_lab("vector-index").starter_path, threads=2)
+def test_starter_fails_not_implemented(lab_threads):
+    r = run_check("vector-index", get_lab("vector-index").starter_path, threads=lab_threads)
     assert not r.passed
     assert r.error.kind == "not_implemented" and r.error.message == "not implemented yet: build_flat"
 
@@ -78,8 +78,8 @@ def test_starter_fails_not_implemented():
         ("vector_index_flat_as_hnsw.py", {"hnsw_speedup", "ivf_speedup"}, {"hnsw_recall@10", "ivf_recall@10"}),
     ],
 )
-def test_wrong_solution_fails_on_its_mistake(wrong, must_fail, must_pass):
-    r = run_check("vector-index", WRONG / wrong, limit=100, threads=2)
+def test_wrong_solution_fails_on_its_mistake(lab_threads, wrong, must_fail, must_pass):
+    r = run_check("vector-index", WRONG / wrong, limit=100, threads=lab_threads)
     assert r.error is None, r.error
     assert not r.passed
     assert must_fail <= r.failed_criteria(), {c.name: c.value for c in r.criteria}

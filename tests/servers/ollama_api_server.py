@@ -50,15 +50,11 @@ def _sha256(path: Path) -> str:
 
 
 def _gguf_meta(path: Path) -> dict[str, Any]:
-    import gguf
+    # the harness's reader: gguf.GGUFReader itself takes 5-20 s on a tiny model's vocabulary
+    from harness.models.gguf_check import read_gguf_header
 
-    reader = gguf.GGUFReader(str(path))
-    meta: dict[str, Any] = {}
-    for key in ("general.architecture", "general.name", "general.file_type"):
-        f = reader.fields.get(key)
-        if f is not None:
-            meta[key] = f.contents()
-    return meta
+    kv = read_gguf_header(path).kv
+    return {key: kv[key] for key in ("general.architecture", "general.name", "general.file_type") if key in kv}
 
 
 @dataclass
