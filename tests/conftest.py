@@ -79,7 +79,7 @@ def pytest_collection_modifyitems(config, items):
     fast ones, which fill the gaps at the end. ./scripts/test hands out two tests at a time
     (--maxschedchunk 2): worker 1 takes the 1st and 2nd, worker 2 the 3rd and 4th, so the four
     longest are dealt 1st, 4th, 2nd, 3rd to put the two longest on different workers."""
-    if not getattr(config.option, "numprocesses", None):
+    if not hasattr(config, "workerinput"):  # only xdist workers collect (and they see numprocesses None)
         return
     refs = sorted((i for i in items if i.get_closest_marker("slow") and "reference_passes" in i.name),
                   key=_lab_timeout_s, reverse=True)
