@@ -66,12 +66,13 @@ if _SHARE:
 def _lab_timeout_s(item) -> int:
     """The lab's own time limit (lab.toml timeout_s, a few times its reference's wall time): a test
     file tests/labs/test_<lab>.py is ranked by it."""
-    import tomllib
     from pathlib import Path
+
+    from harness.labs.spec import load_spec
 
     lab = item.path.stem.removeprefix("test_").replace("_", "-")
     toml = Path(__file__).resolve().parents[1] / "labs" / lab / "lab.toml"
-    return tomllib.loads(toml.read_text())["timeout_s"] if toml.is_file() else 0
+    return load_spec(toml).timeout_s if toml.is_file() else 0
 
 
 def pytest_collection_modifyitems(config, items):
