@@ -63,7 +63,9 @@ def cpu_signature() -> str:
         except OSError:
             info = ""
         keep = ("model name", "flags", "Features", "CPU implementer", "CPU part")
-        lines = {k.strip(): v.strip() for k, _, v in (ln.partition(":") for ln in info.splitlines()) if k.strip() in keep}
+        lines = {
+            k.strip(): v.strip() for k, _, v in (ln.partition(":") for ln in info.splitlines()) if k.strip() in keep
+        }
         if lines:
             return json.dumps(lines, sort_keys=True)
     return f"{platform.system()} {platform.machine()} {platform.processor()}"
@@ -72,8 +74,15 @@ def cpu_signature() -> str:
 def wanted_build(cuda_arch: str | None = None) -> dict[str, Any]:
     spec = {"version": LLAMA_CPP_PYTHON_VERSION, "cmake_args": cmake_args(cuda_arch), "cuda_arch": cuda_arch}
     # the arguments as CMake receives them (split), so quoting alone never changes the key
-    key_src = json.dumps({**spec, "cmake_args": shlex.split(spec["cmake_args"]), "cpu": cpu_signature(),
-                          "python": sys.implementation.cache_tag}, sort_keys=True)
+    key_src = json.dumps(
+        {
+            **spec,
+            "cmake_args": shlex.split(spec["cmake_args"]),
+            "cpu": cpu_signature(),
+            "python": sys.implementation.cache_tag,
+        },
+        sort_keys=True,
+    )
     return {**spec, "key": hashlib.sha256(key_src.encode()).hexdigest()[:16]}
 
 
@@ -133,9 +142,11 @@ def rebuild_hint() -> str:
     """How to get a build without AMX, for the environment this runs in."""
     if read_stamp() is not None:  # a .venv that scripts/setup made
         return "rebuild it: ./scripts/setup --rebuild-llama (in the clone)"
-    return (f"reinstall llama-cpp-python without AMX in this environment: CMAKE_ARGS={shlex.quote(cmake_args())} "
-            f"pip install --force-reinstall --no-cache-dir --no-binary llama-cpp-python "
-            f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}")
+    return (
+        f"reinstall llama-cpp-python without AMX in this environment: CMAKE_ARGS={shlex.quote(cmake_args())} "
+        f"pip install --force-reinstall --no-cache-dir --no-binary llama-cpp-python "
+        f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}"
+    )
 
 
 # ---------------------------------------------------------------------------- building (scripts/setup)
@@ -166,21 +177,40 @@ def _pip(*args: str, env: dict[str, str] | None = None, log: Path | None = None)
         rc = subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT).returncode
     if rc != 0:
         tail = log.read_bytes()[-3000:].decode("utf-8", "replace")
-        raise SystemExit(f"{tail}\nerror: building llama-cpp-python failed (pip exit {rc}); the whole log: {log}\n"
-                         "  -> it needs a C/C++ compiler and CMake >= 3.21 (e.g. apt-get install build-essential cmake)")
+        raise SystemExit(
+            f"{tail}\nerror: building llama-cpp-python failed (pip exit {rc}); the whole log: {log}\n"
+            "  -> it needs a C/C++ compiler and CMake >= 3.21 (e.g. apt-get install build-essential cmake)"
+        )
 
 
 def _build_wheel(want: dict[str, Any], dest: Path) -> Path:
-    env = dict(os.environ, CMAKE_ARGS=want["cmake_args"],
-               CMAKE_BUILD_PARALLEL_LEVEL=os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2)))
-    print(f"==> building llama-cpp-python {want['version']} from source with CMAKE_ARGS={want['cmake_args']!r}"
-          " (~6 min on 2 cores)", flush=True)
+    env = dict(
+        os.environ,
+        CMAKE_ARGS=want["cmake_args"],
+        CMAKE_BUILD_PARALLEL_LEVEL=os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2)),
+    )
+    print(
+        f"==> building llama-cpp-python {want['version']} from source with CMAKE_ARGS={want['cmake_args']!r}"
+        " (~6 min on 2 cores)",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="harness-llama-build-") as tmp:
         log = Path(tmp) / "build.log"
         # --no-binary: never a prebuilt wheel from an index or find-links; --no-cache-dir: never pip's
         # cached wheel, which pip keys by the sdist alone, not by CMAKE_ARGS or the CPU.
-        _pip("wheel", "--no-deps", "--no-cache-dir", "--no-binary", "llama-cpp-python", "--disable-pip-version-check",
-             f"llama-cpp-python=={want['version']}", "-w", tmp, env=env, log=log)
+        _pip(
+            "wheel",
+            "--no-deps",
+            "--no-cache-dir",
+            "--no-binary",
+            "llama-cpp-python",
+            "--disable-pip-version-check",
+            f"llama-cpp-python=={want['version']}",
+            "-w",
+            tmp,
+            env=env,
+            log=log,
+        )
         wheels = list(Path(tmp).glob("llama_cpp_python-*.whl"))
         if len(wheels) != 1:
             raise SystemExit(f"error: pip wheel gave {len(wheels)} llama-cpp-python wheels, expected 1")
@@ -215,7 +245,7 @@ def installed_record_sha() -> str | None:
 
 def stamp_matches(stamp: dict[str, Any] | None) -> bool:
     """The stamp describes the llama-cpp-python installed now (nothing reinstalled it since)."""
-    return bool(stamp) and stamp.get("record_sha256") == installed_record_sha()
+    return stamp is not None and bool(stamp) and stamp.get("record_sha256") == installed_record_sha()
 
 
 def _compiled_amx() -> bool | None:
@@ -262,17 +292,23 @@ def _install(wheel: Path, want: dict[str, Any], *, cached: bool) -> int:
     amx = _compiled_amx()
     if amx is None:
         forget_cached_wheel(want)
-        raise SystemExit("error: the llama-cpp-python just installed does not import\n"
-                         "  -> run ./scripts/setup --rebuild-llama; if it fails again, report it with `harness doctor --json`")
+        raise SystemExit(
+            "error: the llama-cpp-python just installed does not import\n"
+            "  -> run ./scripts/setup --rebuild-llama; if it fails again, report it with `harness doctor --json`"
+        )
     if amx and any(f in want["cmake_args"] for f in NO_AMX_FLAGS):
         forget_cached_wheel(want)
-        raise SystemExit("error: llama.cpp was built with AMX although CMAKE_ARGS turned it off; the compiler "
-                         "ignored the flags\n  -> report it with the output of `harness doctor --json`")
+        raise SystemExit(
+            "error: llama.cpp was built with AMX although CMAKE_ARGS turned it off; the compiler "
+            "ignored the flags\n  -> report it with the output of `harness doctor --json`"
+        )
     data = {**want, "from_cache": cached, "record_sha256": installed_record_sha()}
     tmp = stamp_path().with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, stamp_path())
-    print(f"==> llama-cpp-python {want['version']} installed (CMAKE_ARGS={want['cmake_args']!r}, AMX compiled in: {amx})")
+    print(
+        f"==> llama-cpp-python {want['version']} installed (CMAKE_ARGS={want['cmake_args']!r}, AMX compiled in: {amx})"
+    )
     return 0
 
 

@@ -47,6 +47,8 @@ def crash_advice(sig: str, output: str = "", *, what: str = "the process") -> tu
         return f"{what} was killed by {sig}{why}", "run it again; if it keeps happening, run `harness doctor`"
     where = " inside llama.cpp" if in_llama_cpp(output) else ""
     message = f"{what} crashed: {sig} ({kind}) in native code{where}"
-    hint = ("run `harness doctor`: its test generation tells whether this llama.cpp build crashes on this CPU. "
-            f"If it does, {rebuild_hint()}")
+    hint = (
+        "run `harness doctor`: its test generation tells whether this llama.cpp build crashes on this CPU. "
+        f"If it does, {rebuild_hint()}"
+    )
     return message, hint

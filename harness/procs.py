@@ -18,8 +18,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 PR_SET_PDEATHSIG = 1
@@ -162,8 +162,16 @@ def _set_pdeathsig(prctl: Callable[..., int] | None, parent_pid: int | None) -> 
         return False
     import ctypes
 
-    if prctl(ctypes.c_int(PR_SET_PDEATHSIG), ctypes.c_ulong(signal.SIGKILL), ctypes.c_ulong(0),
-             ctypes.c_ulong(0), ctypes.c_ulong(0)) != 0:
+    if (
+        prctl(
+            ctypes.c_int(PR_SET_PDEATHSIG),
+            ctypes.c_ulong(signal.SIGKILL),
+            ctypes.c_ulong(0),
+            ctypes.c_ulong(0),
+            ctypes.c_ulong(0),
+        )
+        != 0
+    ):
         return False
     # the parent may have died before the call above: then we were already re-parented
     if parent_pid is not None and os.getppid() != parent_pid:

@@ -39,18 +39,43 @@ from harness.llama_build import llama_bench_dir  # noqa: E402
 LLAMA_BENCH = llama_bench_dir() / "build/bin/llama-bench"  # where scripts/llama-bench builds it, same flags
 
 
-def llama_bench_run(binary: Path, model_path: Path, threads: int, pp: int, tg: int, flash_attn: bool,
-                    repack: bool = True) -> dict:
+def llama_bench_run(
+    binary: Path, model_path: Path, threads: int, pp: int, tg: int, flash_attn: bool, repack: bool = True
+) -> dict:
     """One repetition of llama-bench's pp<pp> and tg<tg> tests (its default batch sizes). repack: its
     --repack (use_extra_bufts: weight repacking, and the AMX buffer in an AMX build); on by default
     in llama-bench and in the harness, except where the harness's AMX guard turns it off."""
-    out = subprocess.run([str(binary), "-m", str(model_path), "-t", str(threads), "-p", str(pp), "-n", str(tg),
-                          "-r", "1", "-ngl", "0", "-fa", str(int(flash_attn)), "--repack", str(int(repack)),
-                          "-o", "json"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            str(binary),
+            "-m",
+            str(model_path),
+            "-t",
+            str(threads),
+            "-p",
+            str(pp),
+            "-n",
+            str(tg),
+            "-r",
+            "1",
+            "-ngl",
+            "0",
+            "-fa",
+            str(int(flash_attn)),
+            "--repack",
+            str(int(repack)),
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rows = json.loads(out)
-    return {"pp": next(r["avg_ts"] for r in rows if r["n_gen"] == 0),
-            "tg": next(r["avg_ts"] for r in rows if r["n_prompt"] == 0)}
+    return {
+        "pp": next(r["avg_ts"] for r in rows if r["n_gen"] == 0),
+        "tg": next(r["avg_ts"] for r in rows if r["n_prompt"] == 0),
+    }
 
 
 def harness_throughput_run(be, pp: int, tg: int, seed: int) -> dict:
@@ -77,8 +102,12 @@ def bare_run(llm, prompt: str, max_tokens: int) -> dict:
     if finish != "length":
         raise SystemExit(f"bare run stopped early ({finish}): pick a prompt that runs to --max-tokens")
     p = llama_cpp.llama_perf_context(llm._ctx.ctx)
-    return {"decode": (max_tokens - 1) / (total - ttft), "ttft": ttft, "text": "".join(text),
-            "perf_decode": p.n_eval / (p.t_eval_ms / 1000) if p.t_eval_ms else None}
+    return {
+        "decode": (max_tokens - 1) / (total - ttft),
+        "ttft": ttft,
+        "text": "".join(text),
+        "perf_decode": p.n_eval / (p.t_eval_ms / 1000) if p.t_eval_ms else None,
+    }
 
 
 def harness_run(be, prompt: str, max_tokens: int, fast: bool = True) -> dict:
@@ -90,8 +119,12 @@ def harness_run(be, prompt: str, max_tokens: int, fast: bool = True) -> dict:
     if completion.completion_tokens != max_tokens:
         raise SystemExit(f"harness run stopped early ({completion.finish_reason})")
     perf = be.last_perf
-    return {"decode": completion.timings.decode_tok_s, "ttft": completion.timings.ttft_s, "text": "".join(text),
-            "perf_decode": perf["n_eval"] / (perf["t_eval_ms"] / 1000) if perf["t_eval_ms"] else None}
+    return {
+        "decode": completion.timings.decode_tok_s,
+        "ttft": completion.timings.ttft_s,
+        "text": "".join(text),
+        "perf_decode": perf["n_eval"] / (perf["t_eval_ms"] / 1000) if perf["t_eval_ms"] else None,
+    }
 
 
 def bench_decode(args) -> None:
@@ -101,65 +134,112 @@ def bench_decode(args) -> None:
     from harness.bench.throughput import needed_ctx
 
     n_ctx = max(args.n_ctx, needed_ctx(args.pp, args.max_tokens, ()))
-    be = open_backend("llama-cpp", args.model, device="cpu", threads=args.threads, n_ctx=n_ctx,
-                      flash_attn=not args.no_flash_attn,  # as llama-bench runs (llama.cpp's "auto": on)
-                      prefix_cache=False)  # cold prompts, as llama-bench measures them
+    be = open_backend(
+        "llama-cpp",
+        args.model,
+        device="cpu",
+        threads=args.threads,
+        n_ctx=n_ctx,
+        flash_attn=not args.no_flash_attn,  # as llama-bench runs (llama.cpp's "auto": on)
+        prefix_cache=False,
+    )  # cold prompts, as llama-bench measures them
     info = be.info()
-    bare = Llama(str(be.model_path), n_threads=args.threads, n_threads_batch=args.threads, n_ctx=info.n_ctx,
-                 n_batch=info.n_batch, n_ubatch=info.n_batch, n_gpu_layers=0, flash_attn=be.flash_attn, verbose=False)
+    bare = Llama(
+        str(be.model_path),
+        n_threads=args.threads,
+        n_threads_batch=args.threads,
+        n_ctx=info.n_ctx,
+        n_batch=info.n_batch,
+        n_ubatch=info.n_batch,
+        n_gpu_layers=0,
+        flash_attn=be.flash_attn,
+        verbose=False,
+    )
     bare.create_completion("warm up", max_tokens=2, temperature=0.0)  # the harness warms up at load too
     lb_bin = Path(args.llama_bench) if args.llama_bench else LLAMA_BENCH
     if not lb_bin.is_file():
-        print(f"note: no llama-bench at {lb_bin}: build it with scripts/llama-bench (~9 min once); its rows are skipped")
+        print(
+            f"note: no llama-bench at {lb_bin}: build it with scripts/llama-bench (~9 min once); its rows are skipped"
+        )
         lb_bin = None
-    print(f"model {args.model}, threads {args.threads}, n_ctx {info.n_ctx}, n_batch {info.n_batch}, "
-          f"flash attention {'on' if be.flash_attn else 'off'} (all paths), pp{args.pp} / tg{args.max_tokens}, {args.runs} interleaved rounds, llama-cpp-python {info.version}, "
-          f"device {info.device}")
+    print(
+        f"model {args.model}, threads {args.threads}, n_ctx {info.n_ctx}, n_batch {info.n_batch}, "
+        f"flash attention {'on' if be.flash_attn else 'off'} (all paths), pp{args.pp} / tg{args.max_tokens}, {args.runs} interleaved rounds, llama-cpp-python {info.version}, "
+        f"device {info.device}"
+    )
     harness_throughput_run(be, args.pp, args.max_tokens, seed=99)  # warm-up, as llama-bench and `harness bench` do
     lb, lb_other, tp, h, g, b = [], [], [], [], [], []
     for i in range(args.runs):
         if lb_bin:
-            lb.append(llama_bench_run(lb_bin, be.model_path, args.threads, args.pp, args.max_tokens, be.flash_attn,
-                                      repack=be.extra_bufts))
-            lb_other.append(llama_bench_run(lb_bin, be.model_path, args.threads, args.pp, args.max_tokens,
-                                            be.flash_attn, repack=not be.extra_bufts))
+            lb.append(
+                llama_bench_run(
+                    lb_bin, be.model_path, args.threads, args.pp, args.max_tokens, be.flash_attn, repack=be.extra_bufts
+                )
+            )
+            lb_other.append(
+                llama_bench_run(
+                    lb_bin,
+                    be.model_path,
+                    args.threads,
+                    args.pp,
+                    args.max_tokens,
+                    be.flash_attn,
+                    repack=not be.extra_bufts,
+                )
+            )
         tp.append(harness_throughput_run(be, args.pp, args.max_tokens, seed=i))
         h.append(harness_run(be, PROMPT, args.max_tokens, fast=True))
         g.append(harness_run(be, PROMPT, args.max_tokens, fast=False))
         b.append(bare_run(bare, PROMPT, args.max_tokens))
         lbs = f"llama-bench tg {lb[-1]['tg']:6.1f} pp {lb[-1]['pp']:7.1f}   " if lb else ""
-        print(f"  round {i + 1}: {lbs}harness bench tg {tp[-1]['tg']:6.1f} pp {tp[-1]['pp']:7.1f}   "
-              f"stream: fast {h[-1]['decode']:6.1f}  Llama.generate {g[-1]['decode']:6.1f}  bare {b[-1]['decode']:6.1f} tok/s",
-              flush=True)
+        print(
+            f"  round {i + 1}: {lbs}harness bench tg {tp[-1]['tg']:6.1f} pp {tp[-1]['pp']:7.1f}   "
+            f"stream: fast {h[-1]['decode']:6.1f}  Llama.generate {g[-1]['decode']:6.1f}  bare {b[-1]['decode']:6.1f} tok/s",
+            flush=True,
+        )
     med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
     # Per-round ratios, paired within a round, cancel the slow drifts of a shared host; their median
     # is printed beside the ratio of medians.
     paired = lambda rs, k, ref: statistics.median(r[k] / x[ref] for r, x in zip(rs, lb))  # noqa: E731
     tg_ref = med(lb, "tg") if lb else None
-    rows = [("llama-bench (llama.cpp itself)", lb, "tg"),
-            ("harness bench throughput (fast path)", tp, "tg"),
-            ("harness stream, fast path (default)", h, "decode"),
-            ("harness stream, Llama.generate path", g, "decode"),
-            ("bare llama-cpp-python stream", b, "decode")]
+    rows = [
+        ("llama-bench (llama.cpp itself)", lb, "tg"),
+        ("harness bench throughput (fast path)", tp, "tg"),
+        ("harness stream, fast path (default)", h, "decode"),
+        ("harness stream, Llama.generate path", g, "decode"),
+        ("bare llama-cpp-python stream", b, "decode"),
+    ]
     print(f"decode tok/s, tg{args.max_tokens} (median of {args.runs}):")
     for name, rs, k in rows:
         if rs:
-            ratio = f"   ratio to llama-bench {med(rs, k) / tg_ref:.3f} (paired {paired(rs, k, 'tg'):.3f})" if tg_ref else ""
+            ratio = (
+                f"   ratio to llama-bench {med(rs, k) / tg_ref:.3f} (paired {paired(rs, k, 'tg'):.3f})"
+                if tg_ref
+                else ""
+            )
             print(f"  {name:40s} {med(rs, k):8.1f}{ratio}")
     if lb_other:
-        print(f"  {'llama-bench --repack ' + str(int(not be.extra_bufts)) + ' (the other setting)':40s} "
-              f"{med(lb_other, 'tg'):8.1f}   (pp{args.pp} {med(lb_other, 'pp'):.1f}; the harness runs "
-              f"--repack {int(be.extra_bufts)}: extra buffer types {'on' if be.extra_bufts else 'off, AMX guard'})")
+        print(
+            f"  {'llama-bench --repack ' + str(int(not be.extra_bufts)) + ' (the other setting)':40s} "
+            f"{med(lb_other, 'tg'):8.1f}   (pp{args.pp} {med(lb_other, 'pp'):.1f}; the harness runs "
+            f"--repack {int(be.extra_bufts)}: extra buffer types {'on' if be.extra_bufts else 'off, AMX guard'})"
+        )
     pp_ref = med(lb, "pp") if lb else None
     print(f"prefill tok/s, pp{args.pp} (median of {args.runs}):")
     if pp_ref:
         print(f"  {'llama-bench (llama.cpp itself)':40s} {pp_ref:8.1f}")
-    ratio = f"   ratio to llama-bench {med(tp, 'pp') / pp_ref:.3f} (paired {paired(tp, 'pp', 'pp'):.3f})" if pp_ref else ""
+    ratio = (
+        f"   ratio to llama-bench {med(tp, 'pp') / pp_ref:.3f} (paired {paired(tp, 'pp', 'pp'):.3f})" if pp_ref else ""
+    )
     print(f"  {'harness bench throughput':40s} {med(tp, 'pp'):8.1f}{ratio}")
-    print(f"decode tok/s (median, llama.cpp perf counters, compute only): harness fast {med(h, 'perf_decode'):.1f}   "
-          f"harness Llama.generate {med(g, 'perf_decode'):.1f}   bare {med(b, 'perf_decode'):.1f}")
-    print(f"ttft s (median): harness fast {med(h, 'ttft'):.4f}   Llama.generate {med(g, 'ttft'):.4f}   "
-          f"bare {med(b, 'ttft'):.4f}")
+    print(
+        f"decode tok/s (median, llama.cpp perf counters, compute only): harness fast {med(h, 'perf_decode'):.1f}   "
+        f"harness Llama.generate {med(g, 'perf_decode'):.1f}   bare {med(b, 'perf_decode'):.1f}"
+    )
+    print(
+        f"ttft s (median): harness fast {med(h, 'ttft'):.4f}   Llama.generate {med(g, 'ttft'):.4f}   "
+        f"bare {med(b, 'ttft'):.4f}"
+    )
     same = h[0]["text"] == g[0]["text"] == b[0]["text"]
     print(f"same text on the three streamed paths at temperature 0: {same}")
     be.close()
@@ -167,11 +247,13 @@ def bench_decode(args) -> None:
 
 
 def _texts(n: int, long: bool) -> list[str]:
-    base = ["The patient was treated with aspirin and improved within days",
-            "Helicopter transport can impair airway management by flight nurses",
-            "Insulin resistance is common in adults with obesity and hypertension",
-            "A randomized trial compared two doses of vitamin D in older women",
-            "Mortality after hip fracture remains high despite early surgery"]
+    base = [
+        "The patient was treated with aspirin and improved within days",
+        "Helicopter transport can impair airway management by flight nurses",
+        "Insulin resistance is common in adults with obesity and hypertension",
+        "A randomized trial compared two doses of vitamin D in older women",
+        "Mortality after hip fracture remains high despite early surgery",
+    ]
     out = []
     for i in range(n):
         s = f"{base[i % len(base)]} (case {i})."
@@ -188,8 +270,12 @@ def bench_embed(args) -> None:
     be = open_backend("llama-cpp", args.embed_model, role="embedding", device="cpu", threads=1)
     path = str(be.model_path)
     print(f"\nembeddings: {args.embed_model}, 1 thread, {args.embed_n} texts per measurement (median of 3)")
-    packed = {nb: Llama(path, embedding=True, n_threads=1, n_threads_batch=1, n_ctx=nb, n_batch=nb, n_ubatch=nb,
-                        verbose=False) for nb in (512, 128)}
+    packed = {
+        nb: Llama(
+            path, embedding=True, n_threads=1, n_threads_batch=1, n_ctx=nb, n_batch=nb, n_ubatch=nb, verbose=False
+        )
+        for nb in (512, 128)
+    }
 
     def rate(fn, texts) -> float:
         fn(texts[:2])

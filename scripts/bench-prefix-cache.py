@@ -43,9 +43,16 @@ RULES = [
     "Remember that the students are between twelve and fifteen years old and are learning English.",
 ]
 SYSTEM = "You are the assistant of a small geography quiz for students. Follow these rules.\n" + "\n".join(
-    f"{i}. {r}" for i, r in enumerate(RULES, 1))
-QUESTIONS = ["What is the capital of France?", "What is the capital of Japan?", "Which is the longest river?",
-             "What is the capital of Peru?", "Which ocean is the largest?", "What is the capital of Kenya?"]
+    f"{i}. {r}" for i, r in enumerate(RULES, 1)
+)
+QUESTIONS = [
+    "What is the capital of France?",
+    "What is the capital of Japan?",
+    "Which is the longest river?",
+    "What is the capital of Peru?",
+    "Which ocean is the largest?",
+    "What is the capital of Kenya?",
+]
 SCHEMA = {"type": "object", "properties": {"answer": {"type": "string", "maxLength": 300}}, "required": ["answer"]}
 
 
@@ -80,11 +87,16 @@ def main() -> int:
         hot.close()
         cold.close()
     out = {
-        "model": a.model, "threads": a.threads, "rounds": a.rounds, "prompt_tokens": prompt_tokens,
+        "model": a.model,
+        "threads": a.threads,
+        "rounds": a.rounds,
+        "prompt_tokens": prompt_tokens,
         "cached_tokens_median": statistics.median(reused),
-        "ttft_cold_s": statistics.median(ttft_cold), "ttft_cached_s": statistics.median(ttft_hot),
+        "ttft_cold_s": statistics.median(ttft_cold),
+        "ttft_cached_s": statistics.median(ttft_hot),
         "same_replies": same,
-        "decode_tok_s_plain": statistics.median(plain), "decode_tok_s_schema": statistics.median(schema),
+        "decode_tok_s_plain": statistics.median(plain),
+        "decode_tok_s_schema": statistics.median(schema),
         "decode_tok_s_schema_llama_generate": statistics.median(schema_generate),
     }
     out["cold_over_cached"] = out["ttft_cold_s"] / out["ttft_cached_s"]
@@ -93,10 +105,14 @@ def main() -> int:
         return 0
     print(f"{a.model}, {a.threads} threads, median of {a.rounds} rounds, a {prompt_tokens}-token prompt:")
     print(f"  TTFT cold    {out['ttft_cold_s'] * 1000:8.1f} ms")
-    print(f"  TTFT cached  {out['ttft_cached_s'] * 1000:8.1f} ms   ({out['cached_tokens_median']:.0f} tokens from the cache)")
+    print(
+        f"  TTFT cached  {out['ttft_cached_s'] * 1000:8.1f} ms   ({out['cached_tokens_median']:.0f} tokens from the cache)"
+    )
     print(f"  cold / cached {out['cold_over_cached']:.1f}x; replies the same tokens: {same}")
-    print(f"  greedy decode, no schema {out['decode_tok_s_plain']:.1f} tok/s, with a schema {out['decode_tok_s_schema']:.1f} tok/s"
-          f" (Llama.generate with the schema: {out['decode_tok_s_schema_llama_generate']:.1f} tok/s)")
+    print(
+        f"  greedy decode, no schema {out['decode_tok_s_plain']:.1f} tok/s, with a schema {out['decode_tok_s_schema']:.1f} tok/s"
+        f" (Llama.generate with the schema: {out['decode_tok_s_schema_llama_generate']:.1f} tok/s)"
+    )
     return 0
 
 

@@ -99,7 +99,7 @@ def recall(scores: np.ndarray, q_ids: list[str], doc_ids: list[str], k: int) -> 
 def batching_experiment(model: str, threads: int) -> dict:
     """Why was embed(list) slower than a loop? Time both on paragraph-sized passages while
     varying n_batch/n_ubatch (how many tokens of how many sequences go into one decode)."""
-    paras = [json.loads(l)["text"] for l in (DATA / "distractors.jsonl").read_text().splitlines()][:64]
+    paras = [json.loads(line)["text"] for line in (DATA / "distractors.jsonl").read_text().splitlines()][:64]
     rows = []
     for n_batch in (512, 256, 128):
         llm = open_embedder(model, threads, n_batch)
@@ -120,7 +120,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="minilm-l6-v2")
     ap.add_argument("--questions", type=int, default=300, help="how many dev questions (max 500)")
-    ap.add_argument("--threads", type=int, default=1, help="n_threads = n_threads_batch (1 holds up best on a shared CPU)")
+    ap.add_argument(
+        "--threads", type=int, default=1, help="n_threads = n_threads_batch (1 holds up best on a shared CPU)"
+    )
     ap.add_argument("--n-ctx", type=int, default=256)
     ap.add_argument("--batching", action="store_true", help="also time one-by-one vs list embed() calls")
     ap.add_argument("--json", action="store_true")

@@ -12,10 +12,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,29 @@ class Capabilities:
     streaming: bool
     json_schema: bool  # chat(schema=...) constrains the answer to a JSON schema
     gpu_offload: bool  # the harness places layers on the GPU (--device); else the server decides
+
+
+@dataclass(frozen=True)
+class NumericsEffect:
+    """A difference in settings measured to change a backend's answers at temperature 0. The bench's
+    comparison (harness/bench/compare.py, comparability.py) reads these instead of knowing backends."""
+
+    setting: str  # differs between the two runs, e.g. "threads"
+    needs: str  # a switch that must be on (in both runs, or either where they differ), e.g. "flash_attn"
+    device: str  # both runs on this device
+    why: str  # the measured cause, one clause; "{a}" and "{b}" are the two values of `setting`
+    measured_in: str  # where the measurement is kept (a test, a doc)
+
+    def applies(self, a: dict[str, Any], b: dict[str, Any]) -> bool:
+        """a, b: each run's settings by name (setting, needs, "device")."""
+        return (
+            a.get(self.setting) != b.get(self.setting)
+            and bool(a.get(self.needs) or b.get(self.needs))
+            and a.get("device") == b.get("device") == self.device
+        )
+
+    def text(self, a: dict[str, Any], b: dict[str, Any]) -> str:
+        return self.why.format(a=a.get(self.setting), b=b.get(self.setting))
 
 
 @dataclass(frozen=True)
@@ -38,6 +62,7 @@ class BackendRecord:
     title: str = ""  # the row label in `harness doctor`
     status: str | None = None  # "module:callable" -> dict for `harness doctor` (reachable, models, hint, ...)
     start_hint: str = ""  # how to get a server running: doctor's fix when it is not reachable
+    numerics_effects: tuple[NumericsEffect, ...] = ()  # known causes of answers that differ between runs
 
     @property
     def is_server(self) -> bool:
@@ -54,12 +79,23 @@ BACKENDS: tuple[BackendRecord, ...] = (
         description="in this process (llama-cpp-python); models.lock names or a path to a `.gguf`; llama.cpp's own timings",
         capabilities=_OFFLOADING,
         title="llama.cpp",
+        numerics_effects=(
+            NumericsEffect(
+                setting="threads",
+                needs="flash_attn",
+                device="cpu",
+                why="{a} vs {b} threads with flash attention on: llama.cpp's CPU flash attention splits the KV cache "
+                "across the threads when decoding with 512 or more cells, so decode logits depend on the thread "
+                "count (with flash attention off they are bit-identical)",
+                measured_in="tests/backends/test_llama_cpp.py, docs/benchmarks.md",
+            ),
+        ),
     ),
     BackendRecord(
         name="ollama",
         factory="harness.backends.ollama:open_ollama",
         description="an Ollama server; models.lock names map to their `ollama` tag, other names are Ollama tags; "
-                    "Ollama's own timing fields",
+        "Ollama's own timing fields",
         capabilities=_SERVED,
         base_url_env="OLLAMA_HOST",
         default_base_url="http://127.0.0.1:11434",
@@ -71,16 +107,37 @@ BACKENDS: tuple[BackendRecord, ...] = (
         name="openai",
         factory="harness.backends.openai_compat:open_openai",
         description="any OpenAI-compatible server (llama-server, llama-cpp-python, LM Studio, vLLM); the server's "
-                    "model ids (`GET /v1/models`); timings measured client-side",
+        "model ids (`GET /v1/models`); timings measured client-side",
         capabilities=_SERVED,
         base_url_env="HARNESS_OPENAI_BASE_URL",
         title="OpenAI",
         status="harness.backends.openai_compat:server_status",
         start_hint="start the server (e.g. `python -m llama_cpp.server --model FILE.gguf --model_alias NAME`, "
-                   "`llama-server -m FILE.gguf`, `vllm serve MODEL`)",
+        "`llama-server -m FILE.gguf`, `vllm serve MODEL`)",
     ),
 )
 DEFAULT_BACKEND = BACKENDS[0].name
+
+
+# Where a backend may place the model (--device): the CLI, the bench matrix and choose_device check with this
+DEVICES = ("cpu", "gpu", "auto")
+
+
+def check_device(device: str) -> str:
+    """device itself when it is one of DEVICES; else a DeviceError with the fix."""
+    if device not in DEVICES:
+        from harness.errors import DeviceError
+
+        raise DeviceError(
+            f"unknown device {device!r}", hint="use --device " + ", ".join(DEVICES[:-1]) + f" or {DEVICES[-1]}"
+        )
+    return device
+
+
+def numerics_effects() -> list[NumericsEffect]:
+    """Every backend's known effects: a result file's settings do not always say which backend ran
+    (`harness compare --by-backend` columns), and an effect's own conditions are specific enough."""
+    return [e for b in BACKENDS for e in b.numerics_effects]
 
 
 def names() -> list[str]:
@@ -112,12 +169,14 @@ def choices_help() -> str:
 def base_url_help() -> str:
     """The --base-url help text of a command with one backend."""
     servers = server_backends()
-    return (f"Server URL for --backend {' / '.join(b.name for b in servers)} "
-            f"(else {' / '.join(str(b.base_url_env) for b in servers)}).")
+    return (
+        f"Server URL for --backend {' / '.join(b.name for b in servers)} "
+        f"(else {' / '.join(str(b.base_url_env) for b in servers)})."
+    )
 
 
 def is_custom(spec: str) -> bool:
-    """"module:callable" or "path.py:callable": a backend from outside the harness (a URL is not one)."""
+    """ "module:callable" or "path.py:callable": a backend from outside the harness (a URL is not one)."""
     return ":" in spec and not spec.startswith(("http://", "https://"))
 
 
@@ -148,8 +207,13 @@ def load_callable(spec: str) -> Callable[..., Any]:
 
 DOCS_TABLE_START = "<!-- backends table: generated by harness.backends.catalog.docs_table() -->"
 DOCS_TABLE_END = "<!-- end of the backends table -->"
-_CAPABILITY_HEADERS = {"chat": "chat", "embeddings": "embeddings", "streaming": "streaming",
-                       "json_schema": "JSON schema", "gpu_offload": "GPU offload (`--device`)"}
+_CAPABILITY_HEADERS = {
+    "chat": "chat",
+    "embeddings": "embeddings",
+    "streaming": "streaming",
+    "json_schema": "JSON schema",
+    "gpu_offload": "GPU offload (`--device`)",
+}
 
 
 def _server_url(b: BackendRecord) -> str:

@@ -1,24 +1,21 @@
-"""Where a model runs: GPU detection, a VRAM-fit estimate from the GGUF header, and the
-cpu | gpu | auto decision with the reason for it.
+"""Where a model runs: a VRAM-fit estimate from the GGUF header, and the cpu | gpu | auto decision
+with the reason for it. The GPUs themselves (detection, VRAM) are harness/hw/gpu.py's.
 
-Everything here except `detect_gpus`/`process_vram_bytes` is a pure function, so the
-decisions are unit-tested on machines without a GPU (CI never has one).
+Everything here but read_footprint is a pure function (of the GPUs it is given), so the decisions
+are unit-tested on machines without a GPU (CI never has one).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 from harness.errors import DeviceError
-
-MiB = 1024 * 1024
-GiB = 1024 * MiB
+from harness.hw.gpu import GpuInfo
+from harness.hw.memory import GiB, MiB
 
 # What a CUDA process costs before any tensor: the context, cuBLAS workspace, pools.
 CUDA_OVERHEAD_BYTES = 400 * MiB
@@ -71,7 +68,7 @@ def read_footprint(path: Path | str) -> ModelFootprint:
     return footprint_from_header(header.kv, [(t.name, t.n_bytes) for t in header.tensors])
 
 
-def footprint_from_header(kv: dict[str, object], tensors: Sequence[tuple[str, int]]) -> ModelFootprint:
+def footprint_from_header(kv: Mapping[str, Any], tensors: Sequence[tuple[str, int]]) -> ModelFootprint:
     """Build the footprint from header key/values and (tensor name, bytes) pairs."""
     arch = str(kv.get("general.architecture", "llama"))
 
@@ -167,8 +164,13 @@ def plan_offload(fp: ModelFootprint, *, n_ctx: int, free_vram_bytes: int, n_ubat
     needed = fixed + sum(fp.layer_bytes) + kv * fp.n_layers + fp.output_bytes
     gib = lambda b: f"{b / GiB:.2f} GiB"  # noqa: E731
     if needed <= budget:
-        return OffloadPlan(fp.n_layers + 1, True, needed, budget,
-                           f"all {fp.n_layers} layers + output fit: needs ~{gib(needed)} of {gib(budget)} usable VRAM")
+        return OffloadPlan(
+            fp.n_layers + 1,
+            True,
+            needed,
+            budget,
+            f"all {fp.n_layers} layers + output fit: needs ~{gib(needed)} of {gib(budget)} usable VRAM",
+        )
     used, k = fixed, 0
     for size in reversed(fp.layer_bytes):
         if used + size + kv > budget:
@@ -176,126 +178,17 @@ def plan_offload(fp: ModelFootprint, *, n_ctx: int, free_vram_bytes: int, n_ubat
         used += size + kv
         k += 1
     if k == 0:
-        return OffloadPlan(0, False, needed, budget,
-                           f"not one layer fits: needs ~{gib(needed)} in all, {gib(budget)} usable VRAM")
-    return OffloadPlan(k, False, needed, budget,
-                       f"{k} of {fp.n_layers} layers fit (~{gib(used)} of {gib(budget)} usable VRAM; "
-                       f"a full offload needs ~{gib(needed)}); the rest run on the CPU")
-
-
-# ----------------------------------------------------------------------------- GPUs
-
-
-@dataclass(frozen=True)
-class GpuInfo:
-    index: int
-    name: str
-    total_bytes: int
-    free_bytes: int
-    driver: str | None = None
-    compute_capability: str | None = None  # "8.9" -> CMAKE_CUDA_ARCHITECTURES=89
-
-    def to_dict(self) -> dict:
-        return {"index": self.index, "name": self.name, "total_bytes": self.total_bytes,
-                "free_bytes": self.free_bytes, "driver": self.driver,
-                "compute_capability": self.compute_capability}
-
-
-def parse_nvidia_smi(csv_text: str) -> list[GpuInfo]:
-    """Parse `--query-gpu=index,name,memory.total,memory.free,driver_version[,compute_cap]
-    --format=csv,noheader,nounits` (memory in MiB)."""
-    gpus = []
-    for line in csv_text.strip().splitlines():
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) < 4:
-            continue
-        try:
-            gpus.append(GpuInfo(
-                index=int(parts[0]), name=parts[1],
-                total_bytes=int(float(parts[2])) * MiB, free_bytes=int(float(parts[3])) * MiB,
-                driver=parts[4] if len(parts) > 4 and parts[4] else None,
-                compute_capability=parts[5] if len(parts) > 5 and parts[5] not in ("", "[N/A]") else None,
-            ))
-        except ValueError:
-            continue
-    return gpus
-
-
-def _gpus_from_nvml() -> list[GpuInfo] | None:
-    try:
-        import pynvml  # nvidia-ml-py, optional
-    except ImportError:
-        return None
-    try:
-        pynvml.nvmlInit()
-    except Exception:
-        return None
-    try:
-        driver = pynvml.nvmlSystemGetDriverVersion()
-        driver = driver.decode() if isinstance(driver, bytes) else driver
-        gpus = []
-        for i in range(pynvml.nvmlDeviceGetCount()):
-            h = pynvml.nvmlDeviceGetHandleByIndex(i)
-            mem = pynvml.nvmlDeviceGetMemoryInfo(h)
-            name = pynvml.nvmlDeviceGetName(h)
-            major, minor = pynvml.nvmlDeviceGetCudaComputeCapability(h)
-            gpus.append(GpuInfo(i, name.decode() if isinstance(name, bytes) else name,
-                                int(mem.total), int(mem.free), driver, f"{major}.{minor}"))
-        return gpus
-    except Exception:
-        return None
-    finally:
-        try:
-            pynvml.nvmlShutdown()
-        except Exception:
-            pass
-
-
-def _gpus_from_nvidia_smi() -> list[GpuInfo]:
-    exe = shutil.which("nvidia-smi")
-    if not exe:
-        return []
-    base = "index,name,memory.total,memory.free,driver_version"
-    for fields in (base + ",compute_cap", base):  # compute_cap needs driver >= 510
-        try:
-            out = subprocess.run([exe, f"--query-gpu={fields}", "--format=csv,noheader,nounits"],
-                                 capture_output=True, text=True, timeout=5)
-        except (OSError, subprocess.TimeoutExpired):
-            return []
-        if out.returncode == 0:
-            return parse_nvidia_smi(out.stdout)
-    return []
-
-
-def detect_gpus() -> list[GpuInfo]:
-    """NVIDIA GPUs with their free memory: NVML if nvidia-ml-py is installed, else nvidia-smi."""
-    gpus = _gpus_from_nvml()
-    return gpus if gpus is not None else _gpus_from_nvidia_smi()
-
-
-def process_vram_bytes(pid: int | None = None) -> int | None:
-    """VRAM this process holds on all GPUs (NVML), or None where NVML cannot tell."""
-    try:
-        import pynvml
-        pynvml.nvmlInit()
-    except Exception:
-        return None
-    pid = os.getpid() if pid is None else pid
-    try:
-        total, seen = 0, False
-        for i in range(pynvml.nvmlDeviceGetCount()):
-            h = pynvml.nvmlDeviceGetHandleByIndex(i)
-            for p in pynvml.nvmlDeviceGetComputeRunningProcesses(h):
-                if p.pid == pid and p.usedGpuMemory is not None:
-                    total, seen = total + int(p.usedGpuMemory), True
-        return total if seen else None
-    except Exception:
-        return None
-    finally:
-        try:
-            pynvml.nvmlShutdown()
-        except Exception:
-            pass
+        return OffloadPlan(
+            0, False, needed, budget, f"not one layer fits: needs ~{gib(needed)} in all, {gib(budget)} usable VRAM"
+        )
+    return OffloadPlan(
+        k,
+        False,
+        needed,
+        budget,
+        f"{k} of {fp.n_layers} layers fit (~{gib(used)} of {gib(budget)} usable VRAM; "
+        f"a full offload needs ~{gib(needed)}); the rest run on the CPU",
+    )
 
 
 # ----------------------------------------------------------------------------- the decision
@@ -319,18 +212,25 @@ def choose_device(
     platform: str = sys.platform,
 ) -> DevicePlan:
     """cpu: never touch the GPU. gpu: offload or fail with how to fix it. auto: offload what fits."""
-    if requested not in ("cpu", "gpu", "auto"):
-        raise DeviceError(f"unknown device {requested!r}", hint="use --device cpu, gpu or auto")
+    from harness.backends.catalog import check_device
+
+    check_device(requested)
     if requested == "cpu":
         return DevicePlan("cpu", 0, "--device cpu: the GPU is not used")
     if not offload_supported:
         if requested == "gpu":
             why = "an NVIDIA GPU is present but " if gpus else ""
-            raise DeviceError(f"--device gpu: {why}this llama-cpp-python build is CPU-only "
-                              "(llama_supports_gpu_offload() is false)", hint=INSTALL_CUDA_HINT)
+            raise DeviceError(
+                f"--device gpu: {why}this llama-cpp-python build is CPU-only (llama_supports_gpu_offload() is false)",
+                hint=INSTALL_CUDA_HINT,
+            )
         if gpus:
-            return DevicePlan("cpu", 0, f"CPU: {gpus[0].name} found but this llama-cpp-python build is "
-                                        "CPU-only (run scripts/install-cuda to use it)")
+            return DevicePlan(
+                "cpu",
+                0,
+                f"CPU: {gpus[0].name} found but this llama-cpp-python build is "
+                "CPU-only (run scripts/install-cuda to use it)",
+            )
         return DevicePlan("cpu", 0, "CPU: this llama-cpp-python build cannot offload to a GPU")
     if platform == "darwin" and not gpus:
         # Metal build: unified memory, llama.cpp's own default is to offload everything.
@@ -338,19 +238,23 @@ def choose_device(
         return DevicePlan("gpu", layers, "GPU: Apple Metal build (unified memory), all layers offloaded")
     if not gpus:
         if requested == "gpu":
-            raise DeviceError("--device gpu: no NVIDIA GPU found (nvidia-smi / NVML see none)",
-                              hint="check the driver with `nvidia-smi`; or use --device cpu")
+            raise DeviceError(
+                "--device gpu: no NVIDIA GPU found (nvidia-smi / NVML see none)",
+                hint="check the driver with `nvidia-smi`; or use --device cpu",
+            )
         return DevicePlan("cpu", 0, "CPU: no NVIDIA GPU detected (nvidia-smi / NVML see none)")
     if footprint is None:
         return DevicePlan("gpu", 999, "GPU: model size unknown, offloading all layers")
     # llama.cpp splits layers across GPUs in proportion to free memory; each GPU pays its own overhead.
-    free = sum(g.free_bytes for g in gpus) - CUDA_OVERHEAD_BYTES * (len(gpus) - 1)
+    free = sum(g.free_bytes or 0 for g in gpus) - CUDA_OVERHEAD_BYTES * (len(gpus) - 1)
     plan = plan_offload(footprint, n_ctx=n_ctx, free_vram_bytes=free, n_ubatch=n_ubatch)
-    names = ", ".join(f"{g.name} ({g.free_bytes / GiB:.1f} GiB free)" for g in gpus)
+    names = ", ".join(f"{g.name} ({(g.free_bytes or 0) / GiB:.1f} GiB free)" for g in gpus)
     if plan.n_gpu_layers == 0:
         if requested == "gpu":
-            raise DeviceError(f"--device gpu: the model does not fit on {names}: {plan.reason}",
-                              hint="use a smaller model or --n-ctx, free VRAM, or use --device cpu")
+            raise DeviceError(
+                f"--device gpu: the model does not fit on {names}: {plan.reason}",
+                hint="use a smaller model or --n-ctx, free VRAM, or use --device cpu",
+            )
         return DevicePlan("cpu", 0, f"CPU: {plan.reason} on {names}")
     where = "GPU" if plan.fits_all else "GPU+CPU"
     return DevicePlan("gpu", plan.n_gpu_layers, f"{where}: {plan.reason} on {names}")

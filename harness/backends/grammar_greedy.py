@@ -32,10 +32,13 @@ class GreedyGrammar:
         self._one = (lc.llama_token_data * 1)()
         self._one_arr = lc.llama_token_data_array(data=self._one, size=1, selected=-1, sorted=False)
         # every candidate, as llama_token_data records (id, logit, p) over one numpy buffer
-        self._all = np.zeros(n_vocab, dtype=np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True))
+        self._all = np.zeros(
+            n_vocab, dtype=np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
+        )
         self._all["id"] = np.arange(n_vocab, dtype=np.int32)
-        self._all_arr = lc.llama_token_data_array(data=self._all.ctypes.data_as(ctypes.POINTER(lc.llama_token_data)),
-                                                  size=n_vocab, selected=-1, sorted=False)
+        self._all_arr = lc.llama_token_data_array(
+            data=self._all.ctypes.data_as(ctypes.POINTER(lc.llama_token_data)), size=n_vocab, selected=-1, sorted=False
+        )
         self.full_applies = 0  # how often the argmax was refused (the cost of the slow way)
 
     def pick(self, ctx: Any) -> int:

@@ -95,7 +95,7 @@ def as_matrix(vectors, normalize: bool, url: str, what: str) -> np.ndarray:
         raise malformed(url, what, f"embeddings have shape {arr.shape}, expected (n, dim)")
     if normalize:
         norms = np.linalg.norm(arr, axis=1, keepdims=True)
-        arr = arr / np.where(norms == 0, 1.0, norms)
+        arr = (arr / np.where(norms == 0, 1.0, norms)).astype(np.float32)
     return arr
 
 
@@ -110,8 +110,9 @@ def export_base_url(backend: str, base_url: str | None) -> None:
     record = catalog.find(backend)
     if record is None or record.base_url_env is None:
         servers = " or ".join(b.name for b in catalog.server_backends())
-        raise BackendError(f"--base-url is for --backend {servers}, not {backend!r}",
-                           hint="drop --base-url, or pick a server backend")
+        raise BackendError(
+            f"--base-url is for --backend {servers}, not {backend!r}", hint="drop --base-url, or pick a server backend"
+        )
     os.environ[record.base_url_env] = base_url
 
 
@@ -124,14 +125,19 @@ def export_base_urls(backends: list[str], values: list[str]) -> None:
         name, sep, url = value.partition("=")
         if sep and name in catalog.names():
             if name not in backends:
-                raise BackendError(f"--base-url {value!r} names backend {name!r}, which is not benchmarked",
-                                   hint=f"add --backend {name}, or drop this --base-url")
+                raise BackendError(
+                    f"--base-url {value!r} names backend {name!r}, which is not benchmarked",
+                    hint=f"add --backend {name}, or drop this --base-url",
+                )
             export_base_url(name, url)
         elif len(servers) == 1:
             export_base_url(servers[0], value)
         else:
-            examples = " and/or ".join(f"--base-url {b.name}=" + (b.default_base_url or "http://HOST:PORT/v1")
-                                       for b in catalog.server_backends())
+            examples = " and/or ".join(
+                f"--base-url {b.name}=" + (b.default_base_url or "http://HOST:PORT/v1")
+                for b in catalog.server_backends()
+            )
             raise BackendError(
                 f"--base-url {value!r} does not say which backend it is for ({len(servers)} server backends benchmarked)",
-                hint=f"write {examples}")
+                hint=f"write {examples}",
+            )

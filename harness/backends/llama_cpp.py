@@ -37,47 +37,46 @@ import json
 import os
 import signal
 import time
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from harness.backends.base import BackendInfo, Chunk, Completion, Message, Timings, final_completion
+from harness.backends.device import ModelFootprint, choose_device, read_footprint
 from harness.backends.grammar_greedy import GreedyGrammar, grammar_sampler
-from harness.backends.llama_prefix import (RESTORE_MIN_GAIN, REUSE_ALIGN, STASH_MIN_ROWS, SavedPrefixes, exact_rows,
-                                           prompt_cache_summary, reusable_prefix)
-from harness.backends.device import ModelFootprint, choose_device, detect_gpus, process_vram_bytes, read_footprint
+from harness.backends.llama_prefix import (
+    RESTORE_MIN_GAIN,
+    REUSE_ALIGN,
+    STASH_MIN_ROWS,
+    SavedPrefixes,
+    exact_rows,
+    prompt_cache_summary,
+    reusable_prefix,
+)
 from harness.errors import BackendError, BackendUnavailable
+from harness.hw.cpu import default_threads
+from harness.hw.gpu import detect_gpus, process_vram_bytes
+from harness.hw.llama_info import build_flags
 from harness.llama_build import amx_guard_needed
 
 DEFAULT_CHAT_CTX = 4096
 EMBED_MAX_CTX = 512  # BERT position tables stop at 512: larger n_ctx aborts the process (FINDINGS)
 
 # Same sampling defaults as llama-cpp-python's create_completion, so temperature-0 outputs match it.
-SAMPLING = dict(top_k=40, top_p=0.95, min_p=0.05, typical_p=1.0, repeat_penalty=1.0)
+SAMPLING: dict[str, Any] = dict(top_k=40, top_p=0.95, min_p=0.05, typical_p=1.0, repeat_penalty=1.0)
 
 
 def _import_llama_cpp():
     try:
         import llama_cpp
     except ImportError as e:  # pragma: no cover - the package depends on it
-        raise BackendUnavailable(f"llama-cpp-python is not importable: {e}",
-                                 hint="./scripts/setup builds and installs it") from e
+        raise BackendUnavailable(
+            f"llama-cpp-python is not importable: {e}", hint="./scripts/setup builds and installs it"
+        ) from e
     return llama_cpp
-
-
-def build_flags(llama_cpp) -> dict[str, Any]:
-    """llama_print_system_info() ("CPU : SSE3 = 1 | AVX2 = 1 | ...") as {"AVX2": True, ...}."""
-    raw = llama_cpp.llama_print_system_info()
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    flags: dict[str, Any] = {}
-    for part in text.replace("\n", "|").split("|"):
-        key, sep, value = part.rpartition("=")
-        key = key.split(":")[-1].strip()
-        if sep and key:
-            flags[key] = value.strip() == "1" if value.strip() in ("0", "1") else value.strip()
-    return flags
 
 
 class _StopScanner:
@@ -156,8 +155,9 @@ def _env_switch(name: str) -> bool | None:
     """An on/off environment variable: 1 -> True, 0 -> False, unset -> None (the caller's default)."""
     value = os.environ.get(name, "").strip()
     if value not in ("", "0", "1"):
-        raise BackendError(f"{name}={value!r} is neither 0 nor 1",
-                           hint="unset it (the harness's default), or set 0 (off) or 1 (on)")
+        raise BackendError(
+            f"{name}={value!r} is neither 0 nor 1", hint="unset it (the harness's default), or set 0 (off) or 1 (on)"
+        )
     return None if value == "" else value == "1"
 
 
@@ -193,8 +193,6 @@ class LlamaCppBackend:
         extra_bufts: bool | None = None,
         prefix_cache: bool | None = None,
     ):
-        from harness.sysinfo import default_threads
-
         self.fast = fast  # the low-level decode loop (False: Llama.generate, the tests' second opinion)
         self.last_path: str | None = None
 
@@ -213,7 +211,11 @@ class LlamaCppBackend:
         if role == "embedding":
             # n_ctx = n_batch = n_ubatch: one input always fits one ubatch, and we count tokens
             # before every call, so llama.cpp's hard aborts (FINDINGS) cannot be reached.
-            limit = min(fp.n_ctx_train or EMBED_MAX_CTX, EMBED_MAX_CTX) if fp.arch == "bert" else (fp.n_ctx_train or EMBED_MAX_CTX)
+            limit = (
+                min(fp.n_ctx_train or EMBED_MAX_CTX, EMBED_MAX_CTX)
+                if fp.arch == "bert"
+                else (fp.n_ctx_train or EMBED_MAX_CTX)
+            )
             n_ctx = min(n_ctx or EMBED_MAX_CTX, limit)
             n_batch = n_ctx
             # All cores, as for chat: the labs embed and generate one after the other, never at
@@ -229,8 +231,9 @@ class LlamaCppBackend:
 
         offload = bool(llama_cpp.llama_supports_gpu_offload())
         gpus = [] if device == "cpu" else detect_gpus()
-        self.plan = choose_device(device, offload_supported=offload, gpus=gpus, footprint=fp,
-                                  n_ctx=n_ctx, n_ubatch=n_batch)
+        self.plan = choose_device(
+            device, offload_supported=offload, gpus=gpus, footprint=fp, n_ctx=n_ctx, n_ubatch=n_batch
+        )
         # Prompt-prefix reuse (docs/backends.md): chat models on the CPU, flash attention off (with it
         # on, a suffix after a cached prefix gets other logits than a cold prompt: measured, 4 of 12
         # greedy replies differed). GPU kernels are unmeasured here: only when asked for.
@@ -268,11 +271,13 @@ class LlamaCppBackend:
             from llama_cpp import Llama
 
             with _model_params(llama_cpp, use_extra_bufts=self.extra_bufts):
-                self._llm = Llama(**kwargs)
+                self._llm: Any = Llama(**kwargs)  # None once closed
             self._warm_up()
         except (ValueError, RuntimeError, OSError) as e:
-            raise BackendError(f"llama.cpp could not load {self.model_path.name}: {e}",
-                               hint="check the file with `harness models verify`, or try --device cpu") from e
+            raise BackendError(
+                f"llama.cpp could not load {self.model_path.name}: {e}",
+                hint="check the file with `harness models verify`, or try --device cpu",
+            ) from e
         self._load_s: float | None = time.perf_counter() - t0
         if getattr(self._llm, "_is_recurrent", False) or getattr(self._llm, "_is_hybrid", False):
             self.prefix_cache = False  # a recurrent state cannot be cut back to a prefix
@@ -334,14 +339,18 @@ class LlamaCppBackend:
             try:
                 self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
             except Exception as e:
-                raise BackendError(f"cannot turn this JSON schema into a grammar: {e}",
-                                   hint="use a plain JSON schema (object/array/string/number/enum)") from e
+                raise BackendError(
+                    f"cannot turn this JSON schema into a grammar: {e}",
+                    hint="use a plain JSON schema (object/array/string/number/enum)",
+                ) from e
         return self._grammars[key]
 
     def _require(self, role: str, what: str) -> None:
         if self.role != role:
-            raise BackendError(f"{what} needs a {role} model; {self.model_name} was opened as {self.role}",
-                               hint=f"open it with role={role!r}")
+            raise BackendError(
+                f"{what} needs a {role} model; {self.model_name} was opened as {self.role}",
+                hint=f"open it with role={role!r}",
+            )
 
     def _chat_prompt(self, messages: Sequence[Message]) -> tuple[list[int], list[str]]:
         msgs = [dict(m) for m in messages]
@@ -365,7 +374,7 @@ class LlamaCppBackend:
     def _piece(self, token: int) -> bytes:
         # The token's bytes, as llm.detokenize([token]) gives them, without its 32-byte limit.
         n = self._lc.llama_token_to_piece(self._vocab, token, self._piece_buf, len(self._piece_buf), 0, False)
-        return bytes(self._piece_buf[:n]) if n >= 0 else b""
+        return self._piece_buf.raw[:n] if n >= 0 else b""
 
     def _sampler_chain(self, temperature: float, seed: int | None, grammar=None):
         # The chain Llama._init_sampler builds (its repeat penalty of 1.0 is a no-op, left out),
@@ -388,8 +397,9 @@ class LlamaCppBackend:
             add(lc.llama_sampler_init_dist(lc.LLAMA_DEFAULT_SEED if seed is None else seed & 0xFFFFFFFF))
         return chain
 
-    def _fast_tokens(self, prompt_tokens: list[int], *, reuse: int, temperature: float,
-                     seed: int | None, grammar=None) -> Iterator[int]:
+    def _fast_tokens(
+        self, prompt_tokens: list[int], *, reuse: int, temperature: float, seed: int | None, grammar=None
+    ) -> Generator[int, None, None]:
         """Issue 8's path: llama_decode on plain batches and llama.cpp's own sampler chain, a few
         ctypes calls per token instead of Llama.generate's per-token Python bookkeeping. The first
         `reuse` prompt tokens are already in the KV cache; the rest of it is dropped. Greedy under
@@ -397,7 +407,11 @@ class LlamaCppBackend:
         lc, llm = self._lc, self._llm
         ctx = llm._ctx.ctx
         self._prefill(prompt_tokens, reuse, len(prompt_tokens))
-        greedy_grammar = GreedyGrammar(lc, self._vocab, grammar, llm.n_vocab()) if grammar is not None and temperature == 0.0 else None
+        greedy_grammar = (
+            GreedyGrammar(lc, self._vocab, grammar, llm.n_vocab())
+            if grammar is not None and temperature == 0.0
+            else None
+        )
         chain = None if greedy_grammar else self._sampler_chain(temperature, seed, grammar)
         try:
             one = (lc.llama_token * 1)()
@@ -410,8 +424,10 @@ class LlamaCppBackend:
                 one[0] = token
                 rc = decode(ctx, batch_one)
                 if rc != 0:
-                    raise BackendError(f"llama_decode failed with status {rc}",
-                                       hint="the context may be full: use a larger n_ctx or a shorter prompt")
+                    raise BackendError(
+                        f"llama_decode failed with status {rc}",
+                        hint="the context may be full: use a larger n_ctx or a shorter prompt",
+                    )
         finally:  # generated rows are never reused (one-token batches): _kv_tokens stays the prompt's
             if greedy_grammar:
                 greedy_grammar.close()
@@ -447,7 +463,7 @@ class LlamaCppBackend:
         lost = len(self._kv_tokens) - (0 if restore else reuse)
         if lost >= STASH_MIN_ROWS and self._trim_cache(len(self._kv_tokens)) == len(self._kv_tokens):
             self._saved.save(self._kv_tokens)  # the cache now holds exactly these rows
-        if not restore:
+        if entry is None or not restore:
             return reuse
         self._trim_cache(0)
         if not self._saved.restore(entry):
@@ -485,8 +501,10 @@ class LlamaCppBackend:
     def _decode(self, batch) -> None:
         rc = self._lc.llama_decode(self._llm._ctx.ctx, batch)
         if rc != 0:
-            raise BackendError(f"llama_decode failed with status {rc}",
-                               hint="the context may be full: use a larger n_ctx or a shorter prompt")
+            raise BackendError(
+                f"llama_decode failed with status {rc}",
+                hint="the context may be full: use a larger n_ctx or a shorter prompt",
+            )
 
     def _perf(self) -> dict[str, Any]:
         p = self._lc.llama_perf_context(self._llm._ctx.ctx)
@@ -508,8 +526,10 @@ class LlamaCppBackend:
         self._require("chat", "generation")
         n_prompt = len(prompt_tokens)
         if n_prompt >= self.n_ctx:
-            raise BackendError(f"the prompt has {n_prompt} tokens, the context holds {self.n_ctx}",
-                               hint="shorten the prompt or open the model with a larger n_ctx")
+            raise BackendError(
+                f"the prompt has {n_prompt} tokens, the context holds {self.n_ctx}",
+                hint="shorten the prompt or open the model with a larger n_ctx",
+            )
         if max_tokens is None or max_tokens <= 0:
             max_tokens = self.n_ctx - n_prompt
         max_tokens = min(max_tokens, self.n_ctx - n_prompt)
@@ -581,8 +601,9 @@ class LlamaCppBackend:
             total_s=total,
         )
         self._prompt_log.append((n_prompt, reuse, ttft))
-        yield Chunk("", done=True, completion=Completion(scanner.text, n_prompt, n_out, timings, finish,
-                                                         cached_tokens=reuse))
+        yield Chunk(
+            "", done=True, completion=Completion(scanner.text, n_prompt, n_out, timings, finish, cached_tokens=reuse)
+        )
 
     def stream(
         self,
@@ -597,8 +618,15 @@ class LlamaCppBackend:
         t_start = time.perf_counter()
         self._require("chat", "chat")
         tokens, template_stops = self._chat_prompt(messages)
-        return self._generate(tokens, t_start=t_start, max_tokens=max_tokens, temperature=temperature, seed=seed,
-                              stop=list(stop or []) + template_stops, schema=schema)
+        return self._generate(
+            tokens,
+            t_start=t_start,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            seed=seed,
+            stop=list(stop or []) + template_stops,
+            schema=schema,
+        )
 
     def chat(self, messages: Sequence[Message], **kw) -> Completion:
         return final_completion(self.stream(messages, **kw))
@@ -615,8 +643,15 @@ class LlamaCppBackend:
     ) -> Iterator[Chunk]:
         t_start = time.perf_counter()
         self._require("chat", "completion")
-        return self._generate(self._text_prompt(prompt), t_start=t_start, max_tokens=max_tokens,
-                              temperature=temperature, seed=seed, stop=list(stop or []), schema=schema)
+        return self._generate(
+            self._text_prompt(prompt),
+            t_start=t_start,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            seed=seed,
+            stop=list(stop or []),
+            schema=schema,
+        )
 
     def complete(self, prompt: str, **kw) -> Completion:
         return final_completion(self.stream_complete(prompt, **kw))
@@ -651,7 +686,8 @@ class LlamaCppBackend:
                 if not truncate:
                     raise BackendError(
                         f"text {i} has {len(tokens)} tokens; {self.model_name} reads at most {self.n_ctx}",
-                        hint="split it into smaller chunks, or pass truncate=True to cut it")
+                        hint="split it into smaller chunks, or pass truncate=True to cut it",
+                    )
                 tokens = tokens[: self.n_ctx]
             out[i] = self._embed_tokens(tokens)
         if normalize and len(out):
@@ -669,8 +705,10 @@ class LlamaCppBackend:
         llm._ctx.decode(batch)
         ptr = lc.llama_get_embeddings_seq(llm._ctx.ctx, 0)
         if not ptr:
-            raise BackendError(f"{self.model_name} returned no pooled embedding (its GGUF says pooling NONE)",
-                               hint="use an embedding model with mean or CLS pooling, e.g. minilm-l6-v2")
+            raise BackendError(
+                f"{self.model_name} returned no pooled embedding (its GGUF says pooling NONE)",
+                hint="use an embedding model with mean or CLS pooling, e.g. minilm-l6-v2",
+            )
         vec = np.ctypeslib.as_array(ptr, shape=(llm.n_embd(),)).copy()
         batch.reset()
         return vec
@@ -696,8 +734,11 @@ class LlamaCppBackend:
             "extra_bufts": self.extra_bufts,
             "prefix_cache": self.prefix_cache,
             "busy_s": round(self.busy_s, 4),
-            "prompt_cache": {**prompt_cache_summary(self._prompt_log),
-                             "saved_prefixes": self._saved.saves, "restored_prefixes": self._saved.restores},
+            "prompt_cache": {
+                **prompt_cache_summary(self._prompt_log),
+                "saved_prefixes": self._saved.saves,
+                "restored_prefixes": self._saved.restores,
+            },
         }
         if self.last_perf is not None:
             extra["last_perf"] = self.last_perf
@@ -747,13 +788,25 @@ def model_file(model: str) -> Path:
     return resolve_model_path(model)
 
 
-def open_llama_cpp(model: str, *, role: str, device: str, threads: int | None, n_ctx: int | None,
-                   base_url: str | None, verbose: bool, **kw: Any) -> LlamaCppBackend:
+def open_llama_cpp(
+    model: str,
+    *,
+    role: str,
+    device: str,
+    threads: int | None,
+    n_ctx: int | None,
+    base_url: str | None,
+    verbose: bool,
+    **kw: Any,
+) -> LlamaCppBackend:
     """The factory of the `llama-cpp` record (harness/backends/catalog.py)."""
     if base_url:
-        raise BackendError("the llama-cpp backend runs in this process and takes no base_url",
-                           hint="drop --base-url, or use --backend openai / ollama for a server")
+        raise BackendError(
+            "the llama-cpp backend runs in this process and takes no base_url",
+            hint="drop --base-url, or use --backend openai / ollama for a server",
+        )
     path = model_file(model)
     name = model if Path(model).suffix != ".gguf" else path.stem
-    return LlamaCppBackend(path, model_name=name, role=role, device=device, threads=threads,
-                           n_ctx=n_ctx, verbose=verbose, **kw)
+    return LlamaCppBackend(
+        path, model_name=name, role=role, device=device, threads=threads, n_ctx=n_ctx, verbose=verbose, **kw
+    )

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import ctypes
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 # When a prompt evaluated after a cached prefix gets the logits of the same prompt evaluated cold
 # (measured on SmolLM2 Q4_1 and Gemma 3 Q4_K_M, both with and without repacked weights, at 2
@@ -51,6 +52,7 @@ def exact_rows(start: int, end: int) -> int:
 def prompt_cache_summary(log: Sequence[tuple[int, int, float]]) -> dict[str, Any]:
     """Calls, prompt tokens and how many came from the cache, and the median TTFT of cold calls
     (nothing reused) and of cached ones: the figures a lab cell reports next to its timings."""
+
     def median(xs: list[float]) -> float | None:
         return statistics.median(xs) if xs else None
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import httpx
 import numpy as np
@@ -21,7 +22,7 @@ import pydantic
 from harness.backends import catalog
 from harness.backends.base import BackendInfo, Chunk, Completion, Message, Timings
 from harness.backends.http_common import StreamClock, as_matrix, malformed, ollama_tag, transport_error
-from harness.errors import BackendError, ModelNotFound
+from harness.errors import BackendError, HarnessError, ModelNotFound
 
 WHAT = "Ollama"
 RECORD = catalog.record("ollama")
@@ -64,8 +65,16 @@ def timings_from(resp: Any, *, total_s: float, ttft_s: float | None = None) -> T
 class OllamaBackend:
     name = "ollama"
 
-    def __init__(self, model: str, *, base_url: str | None = None, role: str = "chat",
-                 n_ctx: int | None = None, timeout_s: float = 300.0, keep_alive: str | None = None):
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        role: str = "chat",
+        n_ctx: int | None = None,
+        timeout_s: float = 300.0,
+        keep_alive: str | None = None,
+    ):
         import ollama
 
         self._ollama = ollama
@@ -94,12 +103,14 @@ class OllamaBackend:
         except pydantic.ValidationError as e:
             raise malformed(self.host, WHAT, f"unexpected fields ({str(e).splitlines()[0]})") from None
 
-    def _response_error(self, e: Any) -> BackendError:
+    def _response_error(self, e: Any) -> HarnessError:
         msg = str(getattr(e, "error", e))
         low = msg.lower()
         if e.status_code == 404 or "not found" in low:
             role = "embedding model" if self.role == "embedding" else "model"
-            also = " or embed in-process with --embed-backend llama-cpp (the default)" if self.role == "embedding" else ""
+            also = (
+                " or embed in-process with --embed-backend llama-cpp (the default)" if self.role == "embedding" else ""
+            )
             return ModelNotFound(
                 f"Ollama at {self.host} has no {role} {self.model!r} ({msg})",
                 hint=f"pull it: `ollama pull {self.model}`{also}",
@@ -110,8 +121,12 @@ class OllamaBackend:
                 hint="use an embedding model, e.g. --model minilm-l6-v2 (Ollama tag all-minilm)",
             )
         if e.status_code in (401, 403):
-            return BackendError(f"Ollama at {self.host} refused the request ({msg})", hint="set OLLAMA_API_KEY if your server needs one")
-        return BackendError(f"Ollama at {self.host} answered {e.status_code}: {msg}", hint="check the Ollama server's log")
+            return BackendError(
+                f"Ollama at {self.host} refused the request ({msg})", hint="set OLLAMA_API_KEY if your server needs one"
+            )
+        return BackendError(
+            f"Ollama at {self.host} answered {e.status_code}: {msg}", hint="check the Ollama server's log"
+        )
 
     def _check_model(self) -> Any:
         show = self._call(lambda: self._client.show(self.model))
@@ -131,7 +146,9 @@ class OllamaBackend:
 
     # -- chat -------------------------------------------------------------------------------
 
-    def _options(self, max_tokens: int, temperature: float, seed: int | None, stop: Sequence[str] | None) -> dict[str, Any]:
+    def _options(
+        self, max_tokens: int, temperature: float, seed: int | None, stop: Sequence[str] | None
+    ) -> dict[str, Any]:
         # repeat_penalty 1.0: Ollama's default 1.1 changes even greedy output; off, the text is the
         # same as the in-process backend's at temperature 0.
         opts: dict[str, Any] = {"temperature": temperature, "num_predict": max_tokens, "repeat_penalty": 1.0}
@@ -143,31 +160,60 @@ class OllamaBackend:
             opts["num_ctx"] = self.n_ctx
         return opts
 
-    def chat(self, messages: Sequence[Message], *, max_tokens: int = 256, temperature: float = 0.0,
-             seed: int | None = 0, stop: Sequence[str] | None = None,
-             schema: Mapping[str, Any] | None = None) -> Completion:
+    def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = 0,
+        stop: Sequence[str] | None = None,
+        schema: Mapping[str, Any] | None = None,
+    ) -> Completion:
         t0 = time.perf_counter()
-        resp = self._call(lambda: self._client.chat(
-            model=self.model, messages=[dict(m) for m in messages], stream=False,
-            format=dict(schema) if schema is not None else None,
-            options=self._options(max_tokens, temperature, seed, stop), keep_alive=self.keep_alive))
+        resp = self._call(
+            lambda: self._client.chat(
+                model=self.model,
+                messages=[dict(m) for m in messages],
+                stream=False,
+                format=dict(schema) if schema is not None else None,
+                options=self._options(max_tokens, temperature, seed, stop),
+                keep_alive=self.keep_alive,
+            )
+        )
         total = time.perf_counter() - t0
         message = getattr(resp, "message", None)
         if message is None or message.content is None:
             raise malformed(self.host, WHAT, "no message.content in the chat answer")
         return Completion(
-            text=message.content, prompt_tokens=resp.prompt_eval_count or 0, completion_tokens=resp.eval_count or 0,
-            timings=timings_from(resp, total_s=total), finish_reason=_finish(resp.done_reason),
+            text=message.content,
+            prompt_tokens=resp.prompt_eval_count or 0,
+            completion_tokens=resp.eval_count or 0,
+            timings=timings_from(resp, total_s=total),
+            finish_reason=_finish(resp.done_reason),
         )
 
-    def stream(self, messages: Sequence[Message], *, max_tokens: int = 256, temperature: float = 0.0,
-               seed: int | None = 0, stop: Sequence[str] | None = None,
-               schema: Mapping[str, Any] | None = None) -> Iterator[Chunk]:
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = 0,
+        stop: Sequence[str] | None = None,
+        schema: Mapping[str, Any] | None = None,
+    ) -> Iterator[Chunk]:
         clock = StreamClock()
-        parts = self._call(lambda: self._client.chat(
-            model=self.model, messages=[dict(m) for m in messages], stream=True,
-            format=dict(schema) if schema is not None else None,
-            options=self._options(max_tokens, temperature, seed, stop), keep_alive=self.keep_alive))
+        parts = self._call(
+            lambda: self._client.chat(
+                model=self.model,
+                messages=[dict(m) for m in messages],
+                stream=True,
+                format=dict(schema) if schema is not None else None,
+                options=self._options(max_tokens, temperature, seed, stop),
+                keep_alive=self.keep_alive,
+            )
+        )
         texts: list[str] = []
         final = None
         it = iter(parts)
@@ -189,24 +235,47 @@ class OllamaBackend:
                 hint="the server probably crashed or was stopped: check `ollama serve`'s log and run again",
             )
         ttft = (clock.first - clock.start) if clock.first is not None else None
-        yield Chunk(text="", done=True, completion=Completion(
-            text="".join(texts), prompt_tokens=final.prompt_eval_count or 0, completion_tokens=final.eval_count or 0,
-            timings=timings_from(final, total_s=time.perf_counter() - clock.start, ttft_s=ttft),
-            finish_reason=_finish(final.done_reason),
-        ))
+        yield Chunk(
+            text="",
+            done=True,
+            completion=Completion(
+                text="".join(texts),
+                prompt_tokens=final.prompt_eval_count or 0,
+                completion_tokens=final.eval_count or 0,
+                timings=timings_from(final, total_s=time.perf_counter() - clock.start, ttft_s=ttft),
+                finish_reason=_finish(final.done_reason),
+            ),
+        )
 
-    def complete(self, prompt: str, *, max_tokens: int = 256, temperature: float = 0.0,
-                 seed: int | None = 0, stop: Sequence[str] | None = None) -> Completion:
+    def complete(
+        self,
+        prompt: str,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = 0,
+        stop: Sequence[str] | None = None,
+    ) -> Completion:
         t0 = time.perf_counter()
-        resp = self._call(lambda: self._client.generate(
-            model=self.model, prompt=prompt, raw=True, stream=False,
-            options=self._options(max_tokens, temperature, seed, stop), keep_alive=self.keep_alive))
+        resp = self._call(
+            lambda: self._client.generate(
+                model=self.model,
+                prompt=prompt,
+                raw=True,
+                stream=False,
+                options=self._options(max_tokens, temperature, seed, stop),
+                keep_alive=self.keep_alive,
+            )
+        )
         if resp.response is None:
             raise malformed(self.host, WHAT, "no response text in the generate answer")
-        return Completion(text=resp.response, prompt_tokens=resp.prompt_eval_count or 0,
-                          completion_tokens=resp.eval_count or 0,
-                          timings=timings_from(resp, total_s=time.perf_counter() - t0),
-                          finish_reason=_finish(resp.done_reason))
+        return Completion(
+            text=resp.response,
+            prompt_tokens=resp.prompt_eval_count or 0,
+            completion_tokens=resp.eval_count or 0,
+            timings=timings_from(resp, total_s=time.perf_counter() - t0),
+            finish_reason=_finish(resp.done_reason),
+        )
 
     # -- embeddings, tokens, info ----------------------------------------------------------
 
@@ -222,8 +291,11 @@ class OllamaBackend:
 
     def count_tokens(self, text: str) -> int:
         """Ollama has no tokenize endpoint: a raw generate of one token reports the prompt's count."""
-        resp = self._call(lambda: self._client.generate(
-            model=self.model, prompt=text, raw=True, stream=False, options={"num_predict": 1, "temperature": 0}))
+        resp = self._call(
+            lambda: self._client.generate(
+                model=self.model, prompt=text, raw=True, stream=False, options={"num_predict": 1, "temperature": 0}
+            )
+        )
         if resp.prompt_eval_count is None:
             raise malformed(self.host, WHAT, "no prompt_eval_count in the generate answer")
         return int(resp.prompt_eval_count)
@@ -247,10 +319,12 @@ class OllamaBackend:
             device_reason="served by Ollama: it decides the device; see `ollama ps`",
             n_ctx=self.n_ctx,
             # No host name or URL here: result files are meant to be shared.
-            extra={"lock_name": self.lock_name,
-                   "family": getattr(details, "family", None),
-                   "quantization": getattr(details, "quantization_level", None),
-                   "timings": "Ollama's own (load/prefill/decode); total_s and stream TTFT client-side"},
+            extra={
+                "lock_name": self.lock_name,
+                "family": getattr(details, "family", None),
+                "quantization": getattr(details, "quantization_level", None),
+                "timings": "Ollama's own (load/prefill/decode); total_s and stream TTFT client-side",
+            },
         )
 
     def close(self) -> None:
@@ -263,6 +337,7 @@ def _finish(reason: str | None) -> str | None:
 
 # -- model management (used by the CLI and the tests) -----------------------------------------
 
+
 def list_models(base_url: str | None = None) -> list[dict[str, Any]]:
     import ollama
 
@@ -271,11 +346,15 @@ def list_models(base_url: str | None = None) -> list[dict[str, Any]]:
     try:
         resp = client.list()
     except ollama.ResponseError as e:
-        raise BackendError(f"Ollama at {host} answered {e.status_code}: {e.error}", hint="check the Ollama server's log") from None
+        raise BackendError(
+            f"Ollama at {host} answered {e.status_code}: {e.error}", hint="check the Ollama server's log"
+        ) from None
     except (httpx.HTTPError, ConnectionError) as e:
         raise transport_error(e, host, what=WHAT, start_hint=_start_hint(host)) from None
-    return [{"name": m.model, "size": m.size, "digest": m.digest,
-             "family": m.details.family if m.details else None} for m in resp.models]
+    return [
+        {"name": m.model, "size": m.size, "digest": m.digest, "family": m.details.family if m.details else None}
+        for m in resp.models
+    ]
 
 
 def pull(model: str, *, base_url: str | None = None, console=None) -> str:
@@ -290,8 +369,15 @@ def pull(model: str, *, base_url: str | None = None, console=None) -> str:
     console = console or Console(stderr=True)
     tasks: dict[str, Any] = {}
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                      TimeRemainingColumn(), console=console, transient=False) as progress:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        ) as progress:
             status = progress.add_task(f"{tag}: pulling manifest", total=None)
             for ev in client.pull(tag, stream=True):
                 if ev.digest and ev.total:
@@ -302,9 +388,12 @@ def pull(model: str, *, base_url: str | None = None, console=None) -> str:
                     progress.update(status, description=f"{tag}: {ev.status}")
     except ollama.ResponseError as e:
         if "file does not exist" in str(e.error) or e.status_code == 404:
-            raise ModelNotFound(f"Ollama has no model {tag!r} to pull ({e.error})",
-                                hint="check the tag on https://ollama.com/library") from None
-        raise BackendError(f"Ollama at {host} could not pull {tag!r}: {e.error}", hint="check the Ollama server's log") from None
+            raise ModelNotFound(
+                f"Ollama has no model {tag!r} to pull ({e.error})", hint="check the tag on https://ollama.com/library"
+            ) from None
+        raise BackendError(
+            f"Ollama at {host} could not pull {tag!r}: {e.error}", hint="check the Ollama server's log"
+        ) from None
     except (httpx.HTTPError, ConnectionError) as e:
         raise transport_error(e, host, what=WHAT, start_hint=_start_hint(host)) from None
     except (json.JSONDecodeError, ValueError) as e:
@@ -324,8 +413,17 @@ def server_status(base_url: str | None = None) -> dict[str, Any]:
         return {"host": host, "reachable": False, "error": type(e).__name__, "hint": _start_hint(host)}
 
 
-def open_ollama(model: str, *, role: str, device: str, threads: int | None, n_ctx: int | None,
-                base_url: str | None, verbose: bool, **kw: Any) -> OllamaBackend:
+def open_ollama(
+    model: str,
+    *,
+    role: str,
+    device: str,
+    threads: int | None,
+    n_ctx: int | None,
+    base_url: str | None,
+    verbose: bool,
+    **kw: Any,
+) -> OllamaBackend:
     """The factory of the `ollama` record (harness/backends/catalog.py). device and threads belong
     to the Ollama server; base_url overrides OLLAMA_HOST."""
     return OllamaBackend(model, base_url=base_url, role=role, n_ctx=n_ctx, **kw)

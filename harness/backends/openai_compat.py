@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -42,7 +43,9 @@ def resolve_base_url(base_url: str | None, role: str = "chat") -> str:
             hint=f"pass --base-url http://HOST:PORT/v1 or set {BASE_URL_ENV}",
         )
     if not url.startswith(("http://", "https://")):
-        raise BackendUnavailable(f"base URL {url!r} must start with http:// or https://", hint="e.g. --base-url http://127.0.0.1:8000/v1")
+        raise BackendUnavailable(
+            f"base URL {url!r} must start with http:// or https://", hint="e.g. --base-url http://127.0.0.1:8000/v1"
+        )
     return url.rstrip("/")
 
 
@@ -111,8 +114,13 @@ class OpenAIBackend:
                 hint=KEY_HINT,
             )
         if r.status_code == 404 and "model" in detail.lower():
-            raise ModelNotFound(f"{where} has no model {self.model!r}: {detail}", hint="pass a model the server serves with --model")
-        raise BackendError(f"{where} answered {r.status_code} to {r.request.url.path}: {detail}", hint="check the request options and the server's log")
+            raise ModelNotFound(
+                f"{where} has no model {self.model!r}: {detail}", hint="pass a model the server serves with --model"
+            )
+        raise BackendError(
+            f"{where} answered {r.status_code} to {r.request.url.path}: {detail}",
+            hint="check the request options and the server's log",
+        )
 
     def _post_json(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -164,8 +172,14 @@ class OpenAIBackend:
             )
         return ids
 
-    def _body(self, fields: dict[str, Any], seed: int | None, stop: Sequence[str] | None,
-              schema: Mapping[str, Any] | None, mode: str) -> dict[str, Any]:
+    def _body(
+        self,
+        fields: dict[str, Any],
+        seed: int | None,
+        stop: Sequence[str] | None,
+        schema: Mapping[str, Any] | None,
+        mode: str,
+    ) -> dict[str, Any]:
         """A streamed request: `fields` (model, messages or prompt, limits) plus what every request carries."""
         body: dict[str, Any] = {**fields, "stream": True, "stream_options": {"include_usage": True}}
         if seed is not None:
@@ -180,8 +194,14 @@ class OpenAIBackend:
             body["repeat_penalty"] = 1.0
         return body
 
-    def _post_stream(self, path: str, fields: dict[str, Any], seed: int | None, stop: Sequence[str] | None,
-                     schema: Mapping[str, Any] | None = None) -> Iterator[Chunk]:
+    def _post_stream(
+        self,
+        path: str,
+        fields: dict[str, Any],
+        seed: int | None,
+        stop: Sequence[str] | None,
+        schema: Mapping[str, Any] | None = None,
+    ) -> Iterator[Chunk]:
         for _attempt in range(3):  # at most: switch the schema style once, drop repeat_penalty once
             mode = self._schema_mode or SCHEMA_MODES[0]
             body = self._body(fields, seed, stop, schema, mode)
@@ -197,22 +217,43 @@ class OpenAIBackend:
                     return
             except httpx.HTTPError as e:
                 raise transport_error(e, self.base_url, what=WHAT, start_hint=START_HINT) from None
-        raise BackendError(f"{WHAT} at {self.base_url} rejected every form of the request", hint="check the server's log")
+        raise BackendError(
+            f"{WHAT} at {self.base_url} rejected every form of the request", hint="check the server's log"
+        )
 
     # -- chat -------------------------------------------------------------------------------
 
-    def chat(self, messages: Sequence[Message], *, max_tokens: int = 256, temperature: float = 0.0,
-             seed: int | None = 0, stop: Sequence[str] | None = None,
-             schema: Mapping[str, Any] | None = None) -> Completion:
+    def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = 0,
+        stop: Sequence[str] | None = None,
+        schema: Mapping[str, Any] | None = None,
+    ) -> Completion:
         # Streamed under the hood so TTFT and decode speed are measured on every call.
-        return final_completion(self.stream(messages, max_tokens=max_tokens, temperature=temperature, seed=seed,
-                                            stop=stop, schema=schema))
+        return final_completion(
+            self.stream(messages, max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop, schema=schema)
+        )
 
-    def stream(self, messages: Sequence[Message], *, max_tokens: int = 256, temperature: float = 0.0,
-               seed: int | None = 0, stop: Sequence[str] | None = None,
-               schema: Mapping[str, Any] | None = None) -> Iterator[Chunk]:
-        fields = {"model": self.model, "messages": [dict(m) for m in messages], "max_tokens": max_tokens,
-                  "temperature": temperature}
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = 0,
+        stop: Sequence[str] | None = None,
+        schema: Mapping[str, Any] | None = None,
+    ) -> Iterator[Chunk]:
+        fields = {
+            "model": self.model,
+            "messages": [dict(m) for m in messages],
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+        }
         return self._post_stream("chat/completions", fields, seed, stop, schema)
 
     def _adapt_to_rejection(self, r: httpx.Response, with_schema: bool) -> bool:
@@ -249,7 +290,9 @@ class OpenAIBackend:
             if not isinstance(event, dict):
                 raise malformed(self.base_url, WHAT, "a stream event is not a JSON object")
             if "error" in event:
-                raise BackendError(f"{WHAT} at {self.base_url} failed mid-stream: {event['error']}", hint="check the server's log")
+                raise BackendError(
+                    f"{WHAT} at {self.base_url} failed mid-stream: {event['error']}", hint="check the server's log"
+                )
             if event.get("usage"):
                 usage = event["usage"]
             for choice in event.get("choices") or []:
@@ -280,10 +323,17 @@ class OpenAIBackend:
             completion_tokens = self._answer_tokens(text) if text else 0
             span = (clock.last or 0.0) - (clock.first or 0.0)
             timings.decode_tok_s = (completion_tokens - 1) / span if completion_tokens > 1 and span > 0 else None
-        yield Chunk(text="", done=True, completion=Completion(
-            text=text, prompt_tokens=prompt_tokens, completion_tokens=int(completion_tokens),
-            timings=timings, finish_reason=finish,
-        ))
+        yield Chunk(
+            text="",
+            done=True,
+            completion=Completion(
+                text=text,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=int(completion_tokens),
+                timings=timings,
+                finish_reason=finish,
+            ),
+        )
 
     def _answer_tokens(self, text: str) -> int:
         """Tokens of generated text: the tokenizer's count less what it adds to any input (BOS)."""
@@ -291,8 +341,15 @@ class OpenAIBackend:
             self._added_tokens = self.count_tokens("")
         return max(self.count_tokens(text) - self._added_tokens, 1)
 
-    def complete(self, prompt: str, *, max_tokens: int = 256, temperature: float = 0.0,
-                 seed: int | None = 0, stop: Sequence[str] | None = None) -> Completion:
+    def complete(
+        self,
+        prompt: str,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = 0,
+        stop: Sequence[str] | None = None,
+    ) -> Completion:
         # Streamed, as chat is, so TTFT and decode speed are measured; /completions of the server.
         fields = {"model": self.model, "prompt": prompt, "max_tokens": max_tokens, "temperature": temperature}
         completion = final_completion(self._post_stream("completions", fields, seed, stop))
@@ -360,8 +417,11 @@ class OpenAIBackend:
             device_reason="served over HTTP: the server decides the device; this side cannot see it",
             n_ctx=self.n_ctx,
             # No URL or host name here: result files are meant to be shared.
-            extra={"server": "local" if local else "remote", "schema_mode": self._schema_mode,
-                   "timings": "client-side (network included)"},
+            extra={
+                "server": "local" if local else "remote",
+                "schema_mode": self._schema_mode,
+                "timings": "client-side (network included)",
+            },
         )
 
     def close(self) -> None:
@@ -373,22 +433,46 @@ def server_status(base_url: str | None = None) -> dict[str, Any]:
     answering, and what it serves."""
     url = base_url or os.environ.get(BASE_URL_ENV)
     if not url:
-        return {"configured": False, "reachable": False, "hint": f"set {BASE_URL_ENV} or pass --base-url to use --backend openai"}
+        return {
+            "configured": False,
+            "reachable": False,
+            "hint": f"set {BASE_URL_ENV} or pass --base-url to use --backend openai",
+        }
     url = url.rstrip("/")
     shown = httpx.URL(url).copy_with(userinfo=b"")  # never echo credentials embedded in the URL
     key = next((os.environ[k] for k in API_KEY_ENVS if os.environ.get(k)), None)
     try:
         r = httpx.get(f"{url}/models", timeout=3.0, headers={"Authorization": f"Bearer {key}"} if key else {})
         ids = [m.get("id") for m in r.json().get("data", [])] if r.is_success else []
-        status = {"configured": True, "base_url": str(shown), "reachable": True, "status_code": r.status_code, "models": ids}
+        status = {
+            "configured": True,
+            "base_url": str(shown),
+            "reachable": True,
+            "status_code": r.status_code,
+            "models": ids,
+        }
         return status | ({"hint": KEY_HINT} if r.status_code in (401, 403) else {})
     except (httpx.HTTPError, ValueError, AttributeError) as e:
-        return {"configured": True, "base_url": str(shown), "reachable": False, "error": type(e).__name__,
-                "hint": START_HINT}
+        return {
+            "configured": True,
+            "base_url": str(shown),
+            "reachable": False,
+            "error": type(e).__name__,
+            "hint": START_HINT,
+        }
 
 
-def open_openai(model: str, *, role: str, device: str, threads: int | None, n_ctx: int | None,
-                base_url: str | None, verbose: bool, **kw: Any) -> OpenAIBackend:
+def open_openai(
+    model: str,
+    *,
+    role: str,
+    device: str,
+    threads: int | None,
+    n_ctx: int | None,
+    base_url: str | None,
+    verbose: bool,
+    **kw: Any,
+) -> OpenAIBackend:
     """The factory of the `openai` record (harness/backends/catalog.py). device and threads belong
     to the server; it decides them."""
     return OpenAIBackend(model, base_url=base_url, role=role, n_ctx=n_ctx, **kw)

@@ -44,16 +44,21 @@ def open_backend(
     options that were set (n_ctx, base_url, verbose, **kw)."""
     record = catalog.find(backend)
     if record is None and not catalog.is_custom(backend):
-        raise HarnessError(f"unknown backend {backend!r}",
-                           hint=f"use one of: {', '.join(sorted(catalog.names()))} (or module:callable for your own)")
+        raise HarnessError(
+            f"unknown backend {backend!r}",
+            hint=f"use one of: {', '.join(sorted(catalog.names()))} (or module:callable for your own)",
+        )
     if role not in ROLES:
         raise HarnessError(f"unknown role {role!r}", hint="use role='chat' or role='embedding'")
     if record is None:
         options = {k: v for k, v in dict(n_ctx=n_ctx, base_url=base_url, verbose=verbose).items() if v}
         return catalog.load_callable(backend)(model, role=role, device=device, threads=threads, **options, **kw)
     if role == "embedding" and not record.capabilities.embeddings:
-        raise HarnessError(f"the {backend} backend cannot serve embedding models",
-                           hint=f"embed with another backend: --embed-backend {catalog.DEFAULT_BACKEND}")
+        raise HarnessError(
+            f"the {backend} backend cannot serve embedding models",
+            hint=f"embed with another backend: --embed-backend {catalog.DEFAULT_BACKEND}",
+        )
     factory = catalog.load_callable(record.factory)
-    return factory(model, role=role, device=device, threads=threads, n_ctx=n_ctx,
-                   base_url=base_url, verbose=verbose, **kw)
+    return factory(
+        model, role=role, device=device, threads=threads, n_ctx=n_ctx, base_url=base_url, verbose=verbose, **kw
+    )

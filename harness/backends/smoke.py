@@ -28,11 +28,21 @@ def run_smoke(model_path: Path, *, timeout_s: float = TIMEOUT_S) -> dict[str, An
 
     env = dict(os.environ, PYTHONFAULTHANDLER="1")
     try:
-        proc = subprocess.run([sys.executable, "-m", "harness.backends.smoke", str(model_path)],
-                              capture_output=True, text=True, timeout=timeout_s, env=env, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [sys.executable, "-m", "harness.backends.smoke", str(model_path)],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
-        return {"ok": False, "error": "timeout", "message": f"a 16-token generation took over {timeout_s:.0f} s",
-                "hint": "the machine may be overloaded; run `harness doctor` again"}
+        return {
+            "ok": False,
+            "error": "timeout",
+            "message": f"a 16-token generation took over {timeout_s:.0f} s",
+            "hint": "the machine may be overloaded; run `harness doctor` again",
+        }
     if proc.returncode < 0:
         sig = signal_name(proc.returncode) or str(-proc.returncode)
         message, _ = crash_advice(sig, proc.stderr, what="llama.cpp's test generation")
@@ -41,8 +51,12 @@ def run_smoke(model_path: Path, *, timeout_s: float = TIMEOUT_S) -> dict[str, An
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr or proc.stdout).strip().splitlines()
-        return {"ok": False, "error": "failed", "message": f"the test generation failed: {tail[-1] if tail else proc.returncode}",
-                "hint": "run `harness models verify smollm2-135m`, then `harness doctor` again"}
+        return {
+            "ok": False,
+            "error": "failed",
+            "message": f"the test generation failed: {tail[-1] if tail else proc.returncode}",
+            "hint": "run `harness models verify smollm2-135m`, then `harness doctor` again",
+        }
     return json.loads(lines[-1])
 
 
@@ -55,9 +69,20 @@ def _child(model_path: str) -> int:
         info = be.info()
     finally:
         be.close()
-    print(json.dumps({"ok": True, "tokens": c.completion_tokens, "prompt_tokens": c.prompt_tokens,
-                      "decode_tok_s": c.timings.decode_tok_s, "prefill_tok_s": c.timings.prefill_tok_s,
-                      "device": info.device, "threads": info.threads, "extra_bufts": info.extra.get("extra_bufts")}))
+    print(
+        json.dumps(
+            {
+                "ok": True,
+                "tokens": c.completion_tokens,
+                "prompt_tokens": c.prompt_tokens,
+                "decode_tok_s": c.timings.decode_tok_s,
+                "prefill_tok_s": c.timings.prefill_tok_s,
+                "device": info.device,
+                "threads": info.threads,
+                "extra_bufts": info.extra.get("extra_bufts"),
+            }
+        )
+    )
     return 0
 
 

@@ -39,14 +39,22 @@ class Verdict:
         return head + "comparable" + (f" ({'; '.join(self.caveats)})" if self.caveats else "")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "group": self.group, "comparable": self.comparable, "reasons": self.reasons,
-                "caveats": self.caveats, "same_answers": self.same_answers}
+        return {
+            "file": self.file,
+            "group": self.group,
+            "comparable": self.comparable,
+            "reasons": self.reasons,
+            "caveats": self.caveats,
+            "same_answers": self.same_answers,
+        }
 
 
 def group_key(cell: Cell) -> str:
     """The cells one chat model ran in alike: one fingerprint serves them all (a thread count of its
     own where the bench varied it: with flash attention on, threads change the answers)."""
-    return f"{cell.model} · {cell.backend} · {cell.device}{dimensions_text(cell.model_copy(update={'embed_quant': None}))}"
+    return (
+        f"{cell.model} · {cell.backend} · {cell.device}{dimensions_text(cell.model_copy(update={'embed_quant': None}))}"
+    )
 
 
 def _groups(result: ResultFile) -> dict[str, list[RunResult]]:
@@ -72,12 +80,17 @@ def _build(system: SystemInfo | None) -> tuple[Any, ...] | None:
     if system is None:
         return None
     build = system.llama_cpp_build
-    return (system.llama_cpp_version, tuple(_features(system) or ()), build.amx if build else None,
-            build.extra_bufts if build else None)
+    return (
+        system.llama_cpp_version,
+        tuple(_features(system) or ()),
+        build.amx if build else None,
+        build.extra_bufts if build else None,
+    )
 
 
-def likely_cause(fa: Fingerprint, fb: Fingerprint, sys_a: SystemInfo | None, sys_b: SystemInfo | None,
-                 a: RunResult, b: RunResult) -> str:
+def likely_cause(
+    fa: Fingerprint, fb: Fingerprint, sys_a: SystemInfo | None, sys_b: SystemInfo | None, a: RunResult, b: RunResult
+) -> str:
     """The recorded differences that change llama.cpp's numerics, most specific first."""
     causes = []
     if fa.device_used != fb.device_used:
@@ -86,10 +99,11 @@ def likely_cause(fa: Fingerprint, fb: Fingerprint, sys_a: SystemInfo | None, sys
         causes.append(f"{fa.n_gpu_layers} vs {fb.n_gpu_layers} layers offloaded")
     if fa.flash_attn != fb.flash_attn:
         causes.append(f"flash attention {'on' if fa.flash_attn else 'off'} vs {'on' if fb.flash_attn else 'off'}")
-    elif fa.flash_attn and fa.threads != fb.threads and fa.device_used == fb.device_used == "cpu":
-        causes.append(f"{fa.threads} vs {fb.threads} threads with flash attention on: llama.cpp's CPU flash attention "
-                      "splits the KV cache across the threads when decoding past 512 cells (off, thread counts "
-                      "give identical logits)")
+    else:  # the backends' measured effects (harness/backends/catalog.py)
+        from harness.backends.catalog import numerics_effects
+
+        sa, sb = (f.model_dump() | {"device": f.device_used} for f in (fa, fb))
+        causes += [e.text(sa, sb) for e in numerics_effects() if e.applies(sa, sb)]
     fea, feb = _features(sys_a), _features(sys_b)
     if fea is not None and feb is not None and fea != feb and "cpu" in (fa.device_used, fb.device_used):
         causes.append(f"other SIMD kernels ({' '.join(fea) or 'none'} vs {' '.join(feb) or 'none'})")
@@ -98,17 +112,28 @@ def likely_cause(fa: Fingerprint, fb: Fingerprint, sys_a: SystemInfo | None, sys
         causes.append(f"llama.cpp (llama-cpp-python) {va} vs {vb}")
     if a.backend_version != b.backend_version and a.cell.backend != "llama-cpp":
         causes.append(f"{a.cell.backend} server {a.backend_version} vs {b.backend_version}")
-    return "; ".join(causes) or ("no recorded cause: same model, build and settings, where llama.cpp is "
-                                  "deterministic (please report it with both files)")
+    return "; ".join(causes) or (
+        "no recorded cause: same model, build and settings, where llama.cpp is "
+        "deterministic (please report it with both files)"
+    )
 
 
-def _answers(verdict: Verdict, a_runs: list[RunResult], b_runs: list[RunResult], sys_a: SystemInfo | None,
-             sys_b: SystemInfo | None, name_a: str, name_b: str) -> None:
+def _answers(
+    verdict: Verdict,
+    a_runs: list[RunResult],
+    b_runs: list[RunResult],
+    sys_a: SystemInfo | None,
+    sys_b: SystemInfo | None,
+    name_a: str,
+    name_b: str,
+) -> None:
     fa, fb = fingerprint_of(a_runs), fingerprint_of(b_runs)
     missing = [Path(n).name for n, f in ((name_a, fa), (name_b, fb)) if f is None]
     if missing:
-        verdict.caveats.append(f"whether the answers should agree is unknown: no greedy-output fingerprint in "
-                               f"{', '.join(missing)} (written before schema v5, or its fingerprint failed)")
+        verdict.caveats.append(
+            f"whether the answers should agree is unknown: no greedy-output fingerprint in "
+            f"{', '.join(missing)} (written before schema v5, or its fingerprint failed)"
+        )
         return
     assert fa is not None and fb is not None
     if fa.method != fb.method:
@@ -120,14 +145,22 @@ def _answers(verdict: Verdict, a_runs: list[RunResult], b_runs: list[RunResult],
     else:
         a = next(r for r in a_runs if r.fingerprint)
         b = next(r for r in b_runs if r.fingerprint)
-        verdict.caveats.append(f"greedy outputs differ (fingerprint {fa.sha256} vs {fb.sha256}), so accuracy may "
-                               f"differ; likely cause: {likely_cause(fa, fb, sys_a, sys_b, a, b)}")
+        verdict.caveats.append(
+            f"greedy outputs differ (fingerprint {fa.sha256} vs {fb.sha256}), so accuracy may "
+            f"differ; likely cause: {likely_cause(fa, fb, sys_a, sys_b, a, b)}"
+        )
 
 
 def _describe_mismatch(a: dict[str, list[RunResult]], b: dict[str, list[RunResult]]) -> str:
     def parts(groups, index):
-        return sorted({r.cell.model if index == 0 else r.cell.backend if index == 1 else r.cell.device
-                       for runs in groups.values() for r in runs})
+        return sorted(
+            {
+                r.cell.model if index == 0 else r.cell.backend if index == 1 else r.cell.device
+                for runs in groups.values()
+                for r in runs
+            }
+        )
+
     for index, what in ((0, "model"), (1, "backend"), (2, "device")):
         pa, pb = parts(a, index), parts(b, index)
         if pa != pb:
@@ -157,12 +190,14 @@ def verdicts(results: list[ResultFile], names: list[str]) -> list[Verdict]:
             for key in sorted(emb_a.keys() & emb_b.keys(), key=str):
                 ea, eb = emb_a[key], emb_b[key]
                 if ea.sha256 != eb.sha256:
-                    v.reasons.append(f"lab {key[0]}: different embedding model file ({ea.name} {ea.quant} "
-                                     f"{ea.sha256[:12]}… vs {eb.name} {eb.quant} {eb.sha256[:12]}…)")
-            for key in ("seed", "temperature", "limit"):
-                va, vb = getattr(a.settings, key), getattr(b.settings, key)
+                    v.reasons.append(
+                        f"lab {key[0]}: different embedding model file ({ea.name} {ea.quant} "
+                        f"{ea.sha256[:12]}… vs {eb.name} {eb.quant} {eb.sha256[:12]}…)"
+                    )
+            for setting in ("seed", "temperature", "limit"):
+                va, vb = getattr(a.settings, setting), getattr(b.settings, setting)
                 if va != vb:
-                    v.reasons.append(f"different {key} ({va} vs {vb})")
+                    v.reasons.append(f"different {setting} ({va} vs {vb})")
             versions_a = {r.cell.lab: r.lab.lab_version for r in a_runs if r.lab}
             versions_b = {r.cell.lab: r.lab.lab_version for r in b_runs if r.lab}
             for lab in versions_a.keys() & versions_b.keys():
@@ -171,7 +206,9 @@ def verdicts(results: list[ResultFile], names: list[str]) -> list[Verdict]:
             v.comparable = not v.reasons
             if v.comparable:
                 if _build(sys_a) != _build(sys_b):
-                    v.caveats.append("llama.cpp builds differ: speed figures compare the builds as well as the machines")
+                    v.caveats.append(
+                        "llama.cpp builds differ: speed figures compare the builds as well as the machines"
+                    )
                 _answers(v, a_runs, b_runs, sys_a, sys_b, names[0], name)
             out.append(v)
     return out

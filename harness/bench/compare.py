@@ -71,8 +71,13 @@ class Comparison:
             "verdicts": [v.to_dict() | {"text": v.text(self.files[0])} for v in self.verdicts],
             "rows": [
                 {
-                    "cell": r.cell, "metric": r.metric, "kind": r.kind, "better": r.better,
-                    "values": [s.model_dump() if s else None for s in r.stats], "ratios": r.ratios, "marks": r.marks,
+                    "cell": r.cell,
+                    "metric": r.metric,
+                    "kind": r.kind,
+                    "better": r.better,
+                    "values": [s.model_dump() if s else None for s in r.stats],
+                    "ratios": r.ratios,
+                    "marks": r.marks,
                     "host_ratios": r.host_ratios,
                 }
                 for r in self.rows
@@ -104,8 +109,10 @@ def exceeds_noise(a: Stat, b: Stat, extra_rel: float = 0.0, one_off_load: bool =
 
 def scaled(s: Stat, factor: float) -> Stat:
     pick = lambda v: None if v is None else v * factor  # noqa: E731
-    return s.model_copy(update={k: pick(getattr(s, k)) for k in ("mean", "median", "p95", "min", "max")}
-                        | {"stddev": None if s.stddev is None else s.stddev * abs(factor)})
+    return s.model_copy(
+        update={k: pick(getattr(s, k)) for k in ("mean", "median", "p95", "min", "max")}
+        | {"stddev": None if s.stddev is None else s.stddev * abs(factor)}
+    )
 
 
 @dataclass
@@ -130,16 +137,14 @@ def host_ratio(a: RunResult, b: RunResult, sys_a: SystemInfo | None, sys_b: Syst
     return HostRatio(cb / ca, math.hypot(sem(pa, ca), sem(pb, cb)))
 
 
-def thread_cause(a: RunResult, b: RunResult) -> str:
-    """A known cause of accuracy differing between thread counts (measured: docs/benchmarks.md)."""
-    sa, sb = a.settings, b.settings
-    if sa.threads != sb.threads and (sa.flash_attn or sb.flash_attn) and a.device_used == b.device_used == "cpu":
-        return (
-            f"; known cause: {sa.threads} vs {sb.threads} threads with flash attention on. llama.cpp's CPU flash "
-            "attention splits the KV cache across the threads when decoding with 512 or more cells, so decode "
-            "logits depend on the thread count (with flash attention off they are bit-identical)"
-        )
-    return ""
+def known_cause(a: RunResult, b: RunResult) -> str:
+    """A measured cause of accuracy differing between two runs' settings (the backends' records:
+    harness/backends/catalog.py numerics_effects)."""
+    from harness.backends.catalog import numerics_effects
+
+    sa, sb = (r.settings.model_dump() | {"device": r.device_used} for r in (a, b))
+    causes = [e.text(sa, sb) for e in numerics_effects() if e.applies(sa, sb)]
+    return f"; known cause: {'; '.join(causes)}" if causes else ""
 
 
 def cell_label(run: RunResult) -> str:
@@ -161,14 +166,22 @@ def run_metrics(run: RunResult) -> list[Metric]:
         for key, label in (("pp_j_per_token", "pp J/token"), ("tg_j_per_token", "tg J/token")):
             joules = getattr(tp.energy, key) if tp.energy else None
             if joules is not None:
-                out.append(Metric(label, "energy", LOWER_BETTER, Stat(mean=joules, median=joules, n=1, stddev=0.0, unit="J")))
+                out.append(
+                    Metric(label, "energy", LOWER_BETTER, Stat(mean=joules, median=joules, n=1, stddev=0.0, unit="J"))
+                )
         for d in tp.depths:
             out.append(Metric(f"decode at depth {d.depth} tok/s", "speed", HIGHER_BETTER, d.decode_tok_s))
             for q in ("p50", "p99"):  # pooled over every token: one figure, its spread unknown
                 v = getattr(d.itl_ms, q)
                 if v is not None:
-                    out.append(Metric(f"ITL {q} at depth {d.depth} ms", "latency", LOWER_BETTER,
-                                      Stat(mean=v, median=v, n=1, stddev=0.0, unit="ms")))
+                    out.append(
+                        Metric(
+                            f"ITL {q} at depth {d.depth} ms",
+                            "latency",
+                            LOWER_BETTER,
+                            Stat(mean=v, median=v, n=1, stddev=0.0, unit="ms"),
+                        )
+                    )
     lab = run.lab
     if lab:
         for k, s in lab.accuracy.items():
@@ -180,13 +193,24 @@ def run_metrics(run: RunResult) -> list[Metric]:
             speed = "tok_s" in k or "per_s" in k or "speedup" in k
             out.append(Metric(k, "speed" if speed else "latency", HIGHER_BETTER if speed else LOWER_BETTER, s))
     if run.decode_efficiency is not None:
-        out.append(Metric("decode efficiency", "speed", HIGHER_BETTER, Stat(mean=run.decode_efficiency, median=run.decode_efficiency, n=1, stddev=0.0)))
+        out.append(
+            Metric(
+                "decode efficiency",
+                "speed",
+                HIGHER_BETTER,
+                Stat(mean=run.decode_efficiency, median=run.decode_efficiency, n=1, stddev=0.0),
+            )
+        )
     if run.peak_rss_bytes:
         mib = run.peak_rss_bytes / 2**20
-        out.append(Metric("peak RSS MiB", "memory", LOWER_BETTER, Stat(mean=mib, median=mib, n=1, stddev=0.0, unit="MiB")))
+        out.append(
+            Metric("peak RSS MiB", "memory", LOWER_BETTER, Stat(mean=mib, median=mib, n=1, stddev=0.0, unit="MiB"))
+        )
     if run.peak_vram_bytes:
         mib = run.peak_vram_bytes / 2**20
-        out.append(Metric("peak VRAM MiB", "memory", LOWER_BETTER, Stat(mean=mib, median=mib, n=1, stddev=0.0, unit="MiB")))
+        out.append(
+            Metric("peak VRAM MiB", "memory", LOWER_BETTER, Stat(mean=mib, median=mib, n=1, stddev=0.0, unit="MiB"))
+        )
     return out
 
 
@@ -217,8 +241,10 @@ def build_label(result: ResultFile) -> str:
         features = " ".join(f for f in b.cpu_features if f not in BASELINE_FEATURES) or "none"
         repack = "" if b.extra_bufts is not False else ", extra buffer types off"
         flags = f"CMAKE_ARGS {b.cmake_args!r}" if b.built_by else "flags unknown"
-        parts.append(f"llama-cpp-python {s.llama_cpp_version or '?'} ({features}; AMX {'on' if b.amx else 'off'}"
-                     f"{repack}; {flags})")
+        parts.append(
+            f"llama-cpp-python {s.llama_cpp_version or '?'} ({features}; AMX {'on' if b.amx else 'off'}"
+            f"{repack}; {flags})"
+        )
     return "; ".join(dict.fromkeys(parts))
 
 
@@ -228,8 +254,11 @@ def split_by_backend(results: list[ResultFile], names: list[str]) -> tuple[list[
     out, out_names = [], []
     for res, name in zip(results, names):
         for backend in dict.fromkeys(r.cell.backend for r in res.runs):
-            runs = [r.model_copy(update={"cell": r.cell.model_copy(update={"backend": "*"})})
-                    for r in res.runs if r.cell.backend == backend]
+            runs = [
+                r.model_copy(update={"cell": r.cell.model_copy(update={"backend": "*"})})
+                for r in res.runs
+                if r.cell.backend == backend
+            ]
             out.append(res.model_copy(update={"runs": runs}))
             out_names.append(f"{name} [{backend}]")
     return out, out_names
@@ -245,8 +274,11 @@ def _explained_by_host(proto: Metric, base: Stat, s: Stat, host: HostRatio) -> b
     # what file 1 would have read at this host speed: tok/s scale with it, seconds inversely
     expected = scaled(base, host.ratio if proto.kind == "speed" else 1 / host.ratio)
     moved, probe_moved = math.log(cb / ca), math.log(center(expected) / ca)  # type: ignore[operator]
-    return (moved * probe_moved > 0 and abs(probe_moved) >= abs(moved) / 2
-            and not exceeds_noise(expected, s, extra_rel=host.rel_err, one_off_load=_is_load(proto)))
+    return (
+        moved * probe_moved > 0
+        and abs(probe_moved) >= abs(moved) / 2
+        and not exceeds_noise(expected, s, extra_rel=host.rel_err, one_off_load=_is_load(proto))
+    )
 
 
 def _is_load(m: Metric) -> bool:
@@ -257,7 +289,12 @@ def _mark(proto: Metric, base: Stat, s: Stat, host: HostRatio | None) -> str:
     if not exceeds_noise(base, s, one_off_load=_is_load(proto)):
         return ""
     # a speedup is a ratio of two timings of one run: the host's speed cancels out of it
-    if host and proto.kind in ("speed", "latency") and "speedup" not in proto.name and _explained_by_host(proto, base, s, host):
+    if (
+        host
+        and proto.kind in ("speed", "latency")
+        and "speedup" not in proto.name
+        and _explained_by_host(proto, base, s, host)
+    ):
         return "host"
     better = (center(s) > center(base)) == (proto.better == HIGHER_BETTER)  # type: ignore[operator]
     return "better" if better else "worse"
@@ -273,7 +310,8 @@ def compare(results: list[ResultFile], names: list[str]) -> Comparison:
         per_file = [runs.get(label) for runs in by_file]
         hosts = [
             host_ratio(per_file[0], r, results[0].systems.get(per_file[0].system), res.systems.get(r.system))
-            if per_file[0] and r else None
+            if per_file[0] and r
+            else None
             for r, res in zip(per_file, results)
         ]
         differing: dict[int, list[str]] = {}  # file index -> accuracy figures that differ from file 1
@@ -301,10 +339,18 @@ def compare(results: list[ResultFile], names: list[str]) -> Comparison:
                 row.marks.append(mark)
             rows.append(row)
         for i, items in differing.items():  # one finding per cell and file, its cause said once
-            findings.append(f"{label}: {'; '.join(items)} in {names[0]} vs {names[i]}, with the same model and settings"
-                            + _why_accuracy_differs(judged, names[i], per_file[0], per_file[i]))  # type: ignore[arg-type]
-    return Comparison(files=names, systems=[system_label(r) for r in results], rows=rows, findings=findings,
-                      notes=_notes(rows, names, results), verdicts=judged)
+            findings.append(
+                f"{label}: {'; '.join(items)} in {names[0]} vs {names[i]}, with the same model and settings"
+                + _why_accuracy_differs(judged, names[i], per_file[0], per_file[i])  # type: ignore[arg-type]
+            )
+    return Comparison(
+        files=names,
+        systems=[system_label(r) for r in results],
+        rows=rows,
+        findings=findings,
+        notes=_notes(rows, names, results),
+        verdicts=judged,
+    )
 
 
 def _why_accuracy_differs(judged: list[Verdict], name: str, a: RunResult, b: RunResult) -> str:
@@ -314,16 +360,18 @@ def _why_accuracy_differs(judged: list[Verdict], name: str, a: RunResult, b: Run
         cause = next(c for c in verdict.caveats if c.startswith("greedy outputs differ"))
         return f": expected, the {cause}"
     if verdict and verdict.same_answers is True:
-        return (": NOT expected, the greedy-output fingerprints are equal; the lab's own data, seed or grader "
-                "may differ (check its version) or a lab is not deterministic")
-    return " (expected equal at temperature 0)" + thread_cause(a, b)
+        return (
+            ": NOT expected, the greedy-output fingerprints are equal; the lab's own data, seed or grader "
+            "may differ (check its version) or a lab is not deterministic"
+        )
+    return " (expected equal at temperature 0)" + known_cause(a, b)
 
 
 def _notes(rows: list[Row], names: list[str], results: list[ResultFile]) -> list[str]:
     out = []
     for i in range(1, len(names)):
         marks = [r.marks[i] for r in rows if r.kind in ("speed", "latency")]
-        host = [r.host_ratios[i] for r in rows if r.marks[i] == "host" and r.host_ratios[i]]
+        host = [h for r in rows if r.marks[i] == "host" and (h := r.host_ratios[i])]
         if host:
             real = sum(m in ("better", "worse") for m in marks)
             out.append(
@@ -334,11 +382,15 @@ def _notes(rows: list[Row], names: list[str], results: list[ResultFile]) -> list
     builds = [build_label(res) for res in results]
     for i in range(1, len(names)):
         if builds[i] != builds[0]:
-            out.append(f"llama.cpp builds differ: {names[0]}: {builds[0]}; {names[i]}: {builds[i]}. Speed figures "
-                       "compare the builds as well as the machines")
+            out.append(
+                f"llama.cpp builds differ: {names[0]}: {builds[0]}; {names[i]}: {builds[i]}. Speed figures "
+                "compare the builds as well as the machines"
+            )
     if any(not any(s.host_probe_method for s in res.systems.values()) for res in results):
-        out.append("host drift cannot be told from a real difference for files without a host probe "
-                   "(written before schema v2, or bench --no-host-probe)")
+        out.append(
+            "host drift cannot be told from a real difference for files without a host probe "
+            "(written before schema v2, or bench --no-host-probe)"
+        )
     return out
 
 
@@ -387,7 +439,16 @@ def to_markdown(cmp: Comparison) -> str:
     systems = "".join(f"\n- {esc(Path(f).name)}: {esc(s)}" for f, s in zip(cmp.files, cmp.systems))
     findings = "".join(f"\n- **finding**: {esc(x)}" for x in cmp.findings)
     notes = "".join(f"\n- note: {esc(x)}" for x in cmp.notes)
-    return (verdict + "\n" if verdict else "") + "\n".join(lines) + "\n" + legend + systems + ("\n" + findings if findings else "") + notes + "\n"
+    return (
+        (verdict + "\n" if verdict else "")
+        + "\n".join(lines)
+        + "\n"
+        + legend
+        + systems
+        + ("\n" + findings if findings else "")
+        + notes
+        + "\n"
+    )
 
 
 def to_rich(cmp: Comparison):

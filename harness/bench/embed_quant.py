@@ -19,8 +19,8 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from harness.atomic import atomic_write_json
 from harness.bench.schema import EmbedModel
@@ -31,7 +31,7 @@ Quantizer = Callable[[Path, Path, str], None]  # (source, destination, type); ra
 
 
 def parse_quants(values: list[str]) -> list[str]:
-    """"F16,Q8_0" or repeated options -> ["F16", "Q8_0"] (upper case, duplicates dropped)."""
+    """ "F16,Q8_0" or repeated options -> ["F16", "Q8_0"] (upper case, duplicates dropped)."""
     out = [v.strip().upper() for text in values for v in text.split(",") if v.strip()]
     return list(dict.fromkeys(out))
 
@@ -43,17 +43,25 @@ def check_quant_names(quants: list[str], pinned: str = "F16") -> None:
     known = sorted(k.removeprefix("LLAMA_FTYPE_MOSTLY_") for k in dir(llama_cpp) if k.startswith("LLAMA_FTYPE_MOSTLY_"))
     bad = [q for q in quants if q != pinned and q not in known]
     if bad:
-        raise HarnessError(f"--embed-quant {bad[0]!r} is not a llama.cpp quantisation type",
-                           f"write one of {pinned} (the pinned file), {', '.join(k for k in known if k.startswith('Q'))}")
+        raise HarnessError(
+            f"--embed-quant {bad[0]!r} is not a llama.cpp quantisation type",
+            f"write one of {pinned} (the pinned file), {', '.join(k for k in known if k.startswith('Q'))}",
+        )
 
 
 def quantize_in_child(src: Path, dst: Path, qtype: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "harness.bench.embed_quant", str(src), str(dst), qtype],
-                          capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.bench.embed_quant", str(src), str(dst), qtype],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout)[-1200:]
-        raise HarnessError(f"llama.cpp could not quantise {src.name} to {qtype} (exit code {proc.returncode}): {tail}",
-                           "check the type name (harness bench --embed-quant F16,Q8_0,Q4_0) and the free disk space")
+        raise HarnessError(
+            f"llama.cpp could not quantise {src.name} to {qtype} (exit code {proc.returncode}): {tail}",
+            "check the type name (harness bench --embed-quant F16,Q8_0,Q4_0) and the free disk space",
+        )
 
 
 def _sha256(path: Path) -> str:
@@ -96,7 +104,8 @@ def ensure_embed_model(name: str, qtype: str, quantize: Quantizer = quantize_in_
             if measured != pin.get("sha256"):
                 raise HarnessError(
                     f"{dst.name} changed since the harness made it (sha256 {measured[:12]}… vs pinned {str(pin.get('sha256'))[:12]}…)",
-                    f"delete it ({dst.name} in the model store's {name} folder); the next bench makes it again")
+                    f"delete it ({dst.name} in the model store's {name} folder); the next bench makes it again",
+                )
         else:
             measured = _make(pinned, dst, qtype, quantize)
             pins = _read_pins(folder)
@@ -112,7 +121,9 @@ def _make(src: Path, dst: Path, qtype: str, quantize: Quantizer) -> str:
     try:
         quantize(src, tmp, qtype)
         if not tmp.is_file() or tmp.stat().st_size == 0:
-            raise HarnessError(f"quantising {src.name} to {qtype} wrote no file", "run the bench again; report it if it repeats")
+            raise HarnessError(
+                f"quantising {src.name} to {qtype} wrote no file", "run the bench again; report it if it repeats"
+            )
         from harness.models.gguf_check import check_gguf_header
 
         check_gguf_header(tmp)

@@ -44,12 +44,19 @@ def rapl_counters(root: Path | None = None) -> tuple[list[_Counter], str | None]
     for zone in zones:
         try:
             name = (zone / "name").read_text().strip() if (zone / "name").exists() else zone.name
-            wrap = int((zone / "max_energy_range_uj").read_text().strip()) if (zone / "max_energy_range_uj").exists() else 0
+            wrap = (
+                int((zone / "max_energy_range_uj").read_text().strip())
+                if (zone / "max_energy_range_uj").exists()
+                else 0
+            )
             counter = _Counter(f"rapl:{name}", zone / "energy_uj", wrap)
             counter.read_uj()
             counters.append(counter)
         except PermissionError:
-            return [], f"RAPL counters exist but are not readable by this user ({zone / 'energy_uj'}; root can read them)"
+            return (
+                [],
+                f"RAPL counters exist but are not readable by this user ({zone / 'energy_uj'}; root can read them)",
+            )
         except (OSError, ValueError):
             continue
     return counters, None if counters else "RAPL counters could not be read"
@@ -60,8 +67,12 @@ def _nvml_mj() -> list[int] | None:
     if shutil.which("nvidia-smi") is None:
         return None
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=total_energy_consumption", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=total_energy_consumption", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     values = [line.strip() for line in out.stdout.splitlines() if line.strip()]
@@ -80,7 +91,7 @@ class EnergyMeter:
     joules: float = 0.0
 
     @classmethod
-    def open(cls, want_gpu: bool) -> "EnergyMeter":
+    def open(cls, want_gpu: bool) -> EnergyMeter:
         rapl, why = rapl_counters()
         meter = cls(rapl=rapl, notes=[why] if why else [])
         if want_gpu:

@@ -18,7 +18,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-METHOD = "greedy-v1: 4 chat prompts (one past 512 KV cells), 48 tokens each, temperature 0, seed 0; sha256 of the replies"
+METHOD = (
+    "greedy-v1: 4 chat prompts (one past 512 KV cells), 48 tokens each, temperature 0, seed 0; sha256 of the replies"
+)
 MAX_TOKENS = 48
 
 _COLOURS = ("red", "blue", "green", "yellow", "black", "white", "orange", "purple")
@@ -36,8 +38,10 @@ def _inventory() -> str:
 
 PROMPTS: tuple[tuple[dict[str, str], ...], ...] = (
     ({"role": "user", "content": "Name three colours."},),
-    ({"role": "system", "content": "You are a careful assistant."},
-     {"role": "user", "content": "A farmer has 12 cows and buys 7 more. How many cows does he have?"}),
+    (
+        {"role": "system", "content": "You are a careful assistant."},
+        {"role": "user", "content": "A farmer has 12 cows and buys 7 more. How many cows does he have?"},
+    ),
     ({"role": "user", "content": "Write one sentence about the sea."},),
     ({"role": "user", "content": f"{_inventory()}\n\nWhich boxes hold coins? Answer with a list."},),
 )

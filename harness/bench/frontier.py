@@ -48,11 +48,21 @@ class Point:
     pareto_decode: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "file": self.file, "config": self.config, "figure": self.figure,
-                "accuracy": self.accuracy, "item_p50_s": self.latency_s, "decode_tok_s": self.decode_tok_s,
-                "decode_source": self.decode_source, "items": len(self.outcomes) if self.outcomes else None,
-                "items_sha256": self.items_sha256, "pareto_latency": self.pareto_latency,
-                "pareto_decode": self.pareto_decode, "outcomes_note": self.outcomes_note}
+        return {
+            "label": self.label,
+            "file": self.file,
+            "config": self.config,
+            "figure": self.figure,
+            "accuracy": self.accuracy,
+            "item_p50_s": self.latency_s,
+            "decode_tok_s": self.decode_tok_s,
+            "decode_source": self.decode_source,
+            "items": len(self.outcomes) if self.outcomes else None,
+            "items_sha256": self.items_sha256,
+            "pareto_latency": self.pareto_latency,
+            "pareto_decode": self.pareto_decode,
+            "outcomes_note": self.outcomes_note,
+        }
 
 
 @dataclass
@@ -67,8 +77,16 @@ class PairedTest:
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "accuracy": self.accuracy, "paired": self.paired, "b": self.b, "c": self.c,
-                "p_value": self.p_value, "not_significantly_worse": self.not_worse, "note": self.note}
+        return {
+            "label": self.label,
+            "accuracy": self.accuracy,
+            "paired": self.paired,
+            "b": self.b,
+            "c": self.c,
+            "p_value": self.p_value,
+            "not_significantly_worse": self.not_worse,
+            "note": self.note,
+        }
 
 
 @dataclass
@@ -83,10 +101,16 @@ class LabFrontier:
     notes: list[str] = field(default_factory=list)  # points plotted but never recommended, and why
 
     def to_dict(self) -> dict[str, Any]:
-        return {"lab": self.lab, "figure": self.figure, "points": [p.to_dict() for p in self.points],
-                "best": self.best.label if self.best else None,
-                "recommended": self.recommended.label if self.recommended else None, "reason": self.reason,
-                "tests": [t.to_dict() for t in self.tests], "notes": self.notes}
+        return {
+            "lab": self.lab,
+            "figure": self.figure,
+            "points": [p.to_dict() for p in self.points],
+            "best": self.best.label if self.best else None,
+            "recommended": self.recommended.label if self.recommended else None,
+            "reason": self.reason,
+            "tests": [t.to_dict() for t in self.tests],
+            "notes": self.notes,
+        }
 
 
 def _uses_chat(run: RunResult) -> bool:
@@ -98,8 +122,13 @@ def config_of(run: RunResult) -> dict[str, str]:
     threads = run.settings.threads
     parts = {
         "model": run.cell.model if _uses_chat(run) else None,
-        "embedder": (f"{run.embed_model.name} {run.embed_model.quant}" if run.embed_model
-                     else f"embedder {run.cell.embed_quant}" if run.cell.embed_quant else None),
+        "embedder": (
+            f"{run.embed_model.name} {run.embed_model.quant}"
+            if run.embed_model
+            else f"embedder {run.cell.embed_quant}"
+            if run.cell.embed_quant
+            else None
+        ),
         "backend": run.cell.backend,
         "device": run.device_used or run.cell.device,
         "threads": "default threads" if threads is None else f"{threads} thread{'s' if threads != 1 else ''}",
@@ -127,12 +156,22 @@ def _lab_decode(lab: LabFigures) -> float | None:
 def _throughput_decode(run: RunResult, result: ResultFile, others: list[ResultFile]) -> float | None:
     """tg tok/s of the throughput cell that ran this configuration's chat model alike: in the same file,
     else in another file from the same machine (its system key)."""
-    same_machine = [tp for res in others if res is not result for tp in res.runs
-                    if tp.system == run.system and run.system in res.systems]
+    same_machine = [
+        tp
+        for res in others
+        if res is not result
+        for tp in res.runs
+        if tp.system == run.system and run.system in res.systems
+    ]
     for tp in [*result.runs, *same_machine]:
-        if (tp.throughput and tp.status == "ok" and tp.cell.model == run.cell.model and tp.cell.backend == run.cell.backend
-                and (tp.device_used or tp.cell.device) == (run.device_used or run.cell.device)
-                and tp.settings.threads == run.settings.threads):
+        if (
+            tp.throughput
+            and tp.status == "ok"
+            and tp.cell.model == run.cell.model
+            and tp.cell.backend == run.cell.backend
+            and (tp.device_used or tp.cell.device) == (run.device_used or run.cell.device)
+            and tp.settings.threads == run.settings.threads
+        ):
             return center(tp.throughput.tg_tok_s)
     return None
 
@@ -146,12 +185,20 @@ def point_of(run: RunResult, result: ResultFile, name: str, others: list[ResultF
         decode, source = _throughput_decode(run, result, list(others)), "throughput cell"
     latency = lab.latency.get("item_p50_s")
     return Point(
-        lab=run.cell.lab, file=name, config=config_of(run), accuracy=acc, figure=figure,
-        latency_s=center(latency) if latency else None, decode_tok_s=decode, decode_source=source if decode else None,
+        lab=run.cell.lab,
+        file=name,
+        config=config_of(run),
+        accuracy=acc,
+        figure=figure,
+        latency_s=center(latency) if latency else None,
+        decode_tok_s=decode,
+        decode_source=source if decode else None,
         outcomes=list(lab.outcomes.correct) if lab.outcomes else None,
-        items_sha256=lab.outcomes.items_sha256 if lab.outcomes else None, lab_version=lab.lab_version,
-        outcomes_note=None if lab.outcomes else (lab.outcomes_note or "no per-item outcomes in the file "
-                                                 "(written before schema v6)"),
+        items_sha256=lab.outcomes.items_sha256 if lab.outcomes else None,
+        lab_version=lab.lab_version,
+        outcomes_note=None
+        if lab.outcomes
+        else (lab.outcomes_note or "no per-item outcomes in the file (written before schema v6)"),
     )
 
 
@@ -176,24 +223,33 @@ def pareto(values: list[tuple[float, float] | None]) -> list[bool | None]:
         if v is None:
             out.append(None)
             continue
-        dominated = any(w is not None and w[0] >= v[0] and w[1] >= v[1] and (w[0] > v[0] or w[1] > v[1])
-                        for w in values)
+        dominated = any(
+            w is not None and w[0] >= v[0] and w[1] >= v[1] and (w[0] > v[0] or w[1] > v[1]) for w in values
+        )
         out.append(not dominated)
     return out
 
 
 def _mark_pareto(points: list[Point]) -> None:
-    lat = pareto([(p.accuracy, -p.latency_s) if p.accuracy is not None and p.latency_s is not None else None
-                  for p in points])
-    dec = pareto([(p.accuracy, p.decode_tok_s) if p.accuracy is not None and p.decode_tok_s is not None else None
-                  for p in points])
+    lat = pareto(
+        [(p.accuracy, -p.latency_s) if p.accuracy is not None and p.latency_s is not None else None for p in points]
+    )
+    dec = pareto(
+        [
+            (p.accuracy, p.decode_tok_s) if p.accuracy is not None and p.decode_tok_s is not None else None
+            for p in points
+        ]
+    )
     for p, a, b in zip(points, lat, dec):
         p.pareto_latency, p.pareto_decode = a, b
 
 
 def _paired(best: Point, other: Point) -> bool:
-    return (best.items_sha256 == other.items_sha256 and best.lab_version == other.lab_version
-            and len(best.outcomes or []) == len(other.outcomes or []))
+    return (
+        best.items_sha256 == other.items_sha256
+        and best.lab_version == other.lab_version
+        and len(best.outcomes or []) == len(other.outcomes or [])
+    )
 
 
 def recommend(frontier: LabFrontier) -> None:
@@ -203,11 +259,15 @@ def recommend(frontier: LabFrontier) -> None:
         if p.outcomes is None:
             frontier.notes.append(f"{p.label}: plotted, never recommended: {p.outcomes_note}")
         elif p.latency_s is None:
-            frontier.notes.append(f"{p.label}: plotted, never recommended: no per-item latency (item_p50_s) in the file")
+            frontier.notes.append(
+                f"{p.label}: plotted, never recommended: no per-item latency (item_p50_s) in the file"
+            )
     cands = [p for p in points if p.outcomes is not None and p.latency_s is not None and p.accuracy is not None]
     if not cands:
-        frontier.reason = (f"no recommendation for {frontier.lab}: no configuration has per-item outcomes and a "
-                           "per-item latency, so none can be tested against another")
+        frontier.reason = (
+            f"no recommendation for {frontier.lab}: no configuration has per-item outcomes and a "
+            "per-item latency, so none can be tested against another"
+        )
         return
     best = max(cands, key=lambda p: (p.accuracy, -p.latency_s))  # type: ignore[operator]
     frontier.best = best
@@ -216,14 +276,30 @@ def recommend(frontier: LabFrontier) -> None:
         if p is best:
             continue
         if not _paired(best, p):
-            frontier.tests.append(PairedTest(p.label, p.accuracy, paired=False,  # type: ignore[arg-type]
-                                             note=f"other items than {best.label}'s (another seed, --limit, dataset or "
-                                                  "lab version): not paired, so not tested and not recommended"))
+            frontier.tests.append(
+                PairedTest(
+                    p.label,
+                    p.accuracy,  # type: ignore[arg-type]
+                    paired=False,
+                    note=f"other items than {best.label}'s (another seed, --limit, dataset or "
+                    "lab version): not paired, so not tested and not recommended",
+                )
+            )
             continue
         m = mcnemar_exact([bool(x) for x in best.outcomes], [bool(x) for x in p.outcomes])  # type: ignore[union-attr]
         ok = m.p_value >= ALPHA or p.accuracy >= best.accuracy  # type: ignore[operator]
-        frontier.tests.append(PairedTest(p.label, p.accuracy, paired=True, b=m.b, c=m.c, p_value=m.p_value,  # type: ignore[arg-type]
-                                         not_worse=ok, note="not significantly worse" if ok else "significantly worse"))
+        frontier.tests.append(
+            PairedTest(
+                p.label,
+                p.accuracy,  # type: ignore[arg-type]
+                paired=True,
+                b=m.b,
+                c=m.c,
+                p_value=m.p_value,
+                not_worse=ok,
+                note="not significantly worse" if ok else "significantly worse",
+            )
+        )
         if ok:
             fine.append(p)
     rec = min(fine, key=lambda p: (p.latency_s, -p.accuracy))  # type: ignore[operator]
@@ -245,22 +321,29 @@ def _reason(frontier: LabFrontier, best: Point, rec: Point) -> str:
     n = len(best.outcomes or [])
     tests = {t.label: t for t in frontier.tests}
     if rec is best:
-        faster = sorted((p for p in frontier.points if p.label in tests and p.latency_s < best.latency_s),  # type: ignore[operator]
-                        key=lambda p: p.latency_s)  # type: ignore[arg-type, return-value]
+        faster = sorted(
+            (p for p in frontier.points if p.label in tests and p.latency_s < best.latency_s),  # type: ignore[operator]
+            key=lambda p: p.latency_s,  # type: ignore[arg-type, return-value]
+        )
         head = f"{rec.label}: the most accurate ({rec.accuracy:.3g} on {n} items), {_ms(rec.latency_s)} per item"  # type: ignore[arg-type]
         if not faster:
             return head + "; no tested configuration is faster"
         t = tests[faster[0].label]
         if not t.paired:
             return head + f"; the faster {t.label} answered other items, so it was not tested"
-        return head + (f"; the faster {t.label} is significantly worse ({t.accuracy:.3g}, McNemar b={t.b} c={t.c} "
-                       f"p={t.p_value:.2g})")
+        return head + (
+            f"; the faster {t.label} is significantly worse ({t.accuracy:.3g}, McNemar b={t.b} c={t.c} "
+            f"p={t.p_value:.2g})"
+        )
     t = tests[rec.label]
-    speedup = best.latency_s / rec.latency_s  # type: ignore[operator]
+    assert rec.latency_s is not None and best.latency_s is not None  # recommended ones have a latency
+    speedup = best.latency_s / rec.latency_s
     about = " (within 5%: about as fast)" if speedup < 1 + ABOUT_AS_FAST else ""
-    return (f"{rec.label}: {rec.accuracy:.3g} vs best {best.accuracy:.3g} ({best.label}), McNemar b={t.b} c={t.c} "
-            f"p={t.p_value:.2g} on {n} items, {speedup:.1f}x faster per item ({_ms(rec.latency_s)} vs "  # type: ignore[arg-type]
-            f"{_ms(best.latency_s)}){about}")  # type: ignore[arg-type]
+    return (
+        f"{rec.label}: {rec.accuracy:.3g} vs best {best.accuracy:.3g} ({best.label}), McNemar b={t.b} c={t.c} "
+        f"p={t.p_value:.2g} on {n} items, {speedup:.1f}x faster per item ({_ms(rec.latency_s)} vs "
+        f"{_ms(best.latency_s)}){about}"
+    )
 
 
 def frontiers(results: list[ResultFile], names: list[str]) -> list[LabFrontier]:
@@ -274,7 +357,9 @@ def frontiers(results: list[ResultFile], names: list[str]) -> list[LabFrontier]:
     for lab, points in per_lab.items():
         _label(points)
         _mark_pareto(points)
-        figure = next((p.figure for p in points if p.outcomes), None) or next((p.figure for p in points if p.figure), None)
+        figure = next((p.figure for p in points if p.outcomes), None) or next(
+            (p.figure for p in points if p.figure), None
+        )
         frontier = LabFrontier(lab=lab, figure=figure, points=points)
         recommend(frontier)
         out.append(frontier)

@@ -21,13 +21,22 @@ def _pareto_mark(p: Point) -> str:
 def _row(p: Point, f: LabFrontier) -> list[str]:
     n = f"{len(p.outcomes)}" if p.outcomes else "-"
     rec = "recommended" if p is f.recommended else ("most accurate" if p is f.best else "")
-    return [p.label, _fmt(p.accuracy, ".3g"), n, ms_text(p.latency_s) if p.latency_s is not None else "-",
-            _fmt(p.decode_tok_s, ".1f") + (" (tp)" if p.decode_source == "throughput cell" else ""), _pareto_mark(p), rec]
+    return [
+        p.label,
+        _fmt(p.accuracy, ".3g"),
+        n,
+        ms_text(p.latency_s) if p.latency_s is not None else "-",
+        _fmt(p.decode_tok_s, ".1f") + (" (tp)" if p.decode_source == "throughput cell" else ""),
+        _pareto_mark(p),
+        rec,
+    ]
 
 
 HEAD = ["configuration", "accuracy", "items", "item p50 ms", "decode tok/s", "Pareto-optimal vs", ""]
-DECODE_NOTE = ("(tp): tg tok/s of the throughput cell with the same model, backend, device and threads, in the same "
-               "file or one from the same machine")
+DECODE_NOTE = (
+    "(tp): tg tok/s of the throughput cell with the same model, backend, device and threads, in the same "
+    "file or one from the same machine"
+)
 
 
 def recommendation_lines(frontiers: list[LabFrontier]) -> list[str]:
@@ -46,10 +55,16 @@ def to_rich(frontiers: list[LabFrontier]) -> list:
         for i, h in enumerate(HEAD):
             table.add_column(h, justify="left" if i in (0, 5, 6) else "right")
         for p in f.points:
-            table.add_row(*(escape(c) for c in _row(p, f)), style=None if p.pareto_latency or p.pareto_decode else "dim")
+            table.add_row(
+                *(escape(c) for c in _row(p, f)), style=None if p.pareto_latency or p.pareto_decode else "dim"
+            )
         out.append(table)
-        out.append(Text(f"{f.lab}: recommend {f.reason}" if f.recommended else f.reason,
-                        style="bold green" if f.recommended else "yellow"))
+        out.append(
+            Text(
+                f"{f.lab}: recommend {f.reason}" if f.recommended else f.reason,
+                style="bold green" if f.recommended else "yellow",
+            )
+        )
         out += [Text(f"  note: {n}", style="yellow") for n in f.notes]
         out += [Text(f"  {t.label}: {t.note}", style="dim") for t in f.tests if not t.paired]
     if any(p.decode_source == "throughput cell" for f in frontiers for p in f.points):
@@ -96,8 +111,14 @@ def _axis(ax, points: list[Point], x_of, flag_of, xlabel: str, lower_better: boo
         ax.scatter([star[0][0]], [star[0][1]], marker="*", s=220, color="#2ca02c", label="recommended", zorder=4)
     ax.margins(x=0.2, y=0.15)  # room for the labels
     for x, y, p in drawn:
-        ax.annotate(_mpl_text(p.label), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7,
-                    color="#222" if flag_of(p) else "#888")
+        ax.annotate(
+            _mpl_text(p.label),
+            (x, y),
+            textcoords="offset points",
+            xytext=(4, 4),
+            fontsize=7,
+            color="#222" if flag_of(p) else "#888",
+        )
     ax.set_xlabel(xlabel + (" (lower is better)" if lower_better else " (higher is better)"))
     ax.set_ylabel("accuracy")
     ax.grid(alpha=0.3)
@@ -112,10 +133,24 @@ def frontier_plot_png(f: LabFrontier) -> str | None:
     from harness.bench.report import _png
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    a = _axis(left, f.points, lambda p: p.latency_s and p.latency_s * 1000, lambda p: p.pareto_latency,
-              "per-item latency p50, ms", lower_better=True, chosen=f.recommended)
-    b = _axis(right, f.points, lambda p: p.decode_tok_s, lambda p: p.pareto_decode, "decode tok/s", lower_better=False,
-              chosen=f.recommended)
+    a = _axis(
+        left,
+        f.points,
+        lambda p: p.latency_s and p.latency_s * 1000,
+        lambda p: p.pareto_latency,
+        "per-item latency p50, ms",
+        lower_better=True,
+        chosen=f.recommended,
+    )
+    b = _axis(
+        right,
+        f.points,
+        lambda p: p.decode_tok_s,
+        lambda p: p.pareto_decode,
+        "decode tok/s",
+        lower_better=False,
+        chosen=f.recommended,
+    )
     if not (a or b):
         plt.close(fig)
         return None
@@ -140,7 +175,9 @@ def to_html(frontiers: list[LabFrontier]) -> str:
         parts.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in HEAD) + "</tr>")
         parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in _row(p, f)) + "</tr>" for p in f.points]
         parts.append("</table>")
-        parts.append(f"<p class='{'finding' if f.recommended else ''}'><b>{e(f'recommend {f.reason}' if f.recommended else f.reason)}</b></p>")
+        parts.append(
+            f"<p class='{'finding' if f.recommended else ''}'><b>{e(f'recommend {f.reason}' if f.recommended else f.reason)}</b></p>"
+        )
         parts += [f"<p>note: {e(n)}</p>" for n in f.notes]
         parts += [f"<p>{e(t.label)}: {e(t.note)}</p>" for t in f.tests if not t.paired]
     if any(p.decode_source == "throughput cell" for f in frontiers for p in f.points):

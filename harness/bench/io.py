@@ -5,8 +5,9 @@ Older schema versions are migrated step by step (MIGRATIONS) or refused, never r
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -48,13 +49,21 @@ def _v5_to_v6(data: dict[str, Any]) -> dict[str, Any]:
 
 # from-version -> function returning the dict at from-version + 1. Version 1 is the first public one;
 # add an entry here (and a test) whenever SCHEMA_VERSION is bumped.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+    4: _v4_to_v5,
+    5: _v5_to_v6,
+}
 
 
 def read_result(path: Path | str) -> ResultFile:
     path = Path(path)
     if not path.is_file():
-        raise ResultFileError(f"{path}: no such file", "check the path; results are written by `harness bench -o FILE.json`")
+        raise ResultFileError(
+            f"{path}: no such file", "check the path; results are written by `harness bench -o FILE.json`"
+        )
     size = path.stat().st_size
     if size > MAX_BYTES:
         raise ResultFileError(
@@ -64,7 +73,9 @@ def read_result(path: Path | str) -> ResultFile:
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError as e:
-        raise ResultFileError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})", "pass a JSON file written by `harness bench -o`") from None
+        raise ResultFileError(
+            f"{path}: not UTF-8 text ({e.reason} at byte {e.start})", "pass a JSON file written by `harness bench -o`"
+        ) from None
     except json.JSONDecodeError as e:
         raise ResultFileError(
             f"{path}: malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}",
@@ -75,7 +86,10 @@ def read_result(path: Path | str) -> ResultFile:
 
 def parse_result(data: Any, *, source: str = "<data>") -> ResultFile:
     if not isinstance(data, dict) or "tool" not in data and "schema_version" not in data:
-        raise ResultFileError(f"{source}: not a harness result file (no 'tool' or 'schema_version' key)", "pass a file written by `harness bench -o`")
+        raise ResultFileError(
+            f"{source}: not a harness result file (no 'tool' or 'schema_version' key)",
+            "pass a file written by `harness bench -o`",
+        )
     if data.get("tool") != TOOL:
         raise ResultFileError(
             f"{source}: written by another tool ({data.get('tool')!r}), expected {TOOL!r}",
@@ -83,7 +97,9 @@ def parse_result(data: Any, *, source: str = "<data>") -> ResultFile:
         )
     version = data.get("schema_version")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise ResultFileError(f"{source}: schema_version {version!r} is not an integer", "the file is damaged; run `harness bench` again")
+        raise ResultFileError(
+            f"{source}: schema_version {version!r} is not an integer", "the file is damaged; run `harness bench` again"
+        )
     if version > SCHEMA_VERSION:
         raise ResultFileError(
             f"{source}: schema version {version} is newer than this harness reads ({SCHEMA_VERSION})",

@@ -20,9 +20,10 @@ from __future__ import annotations
 import html
 import os
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from harness.bench.comparability import BASELINE_FEATURES  # ggml's baseline: says nothing about the kernels
 from harness.bench.compare import center
@@ -34,12 +35,16 @@ TTFT_PROMPT = 512  # the pair whose TTFT enters the score: the one with the prom
 SCORE_SCALE = 10.0  # LocalScore's: its reference (5000 pp, 40 tg, 0.2 s TTFT) scores 1000
 TEST_KEYS = ("pp_test", "tg_test", "ttft_pair")  # which tests a score came from
 RAM_TOLERANCE = 0.10  # "like this machine": RAM within 10% (the OS reserves a little, differently)
-FORMULA = ("score = 10 · ∛(pp tok/s × tg tok/s × 1/TTFT s): pp and tg are the throughput cell's "
-           f"pp<N>/tg<N> (pp512/tg128 by default), TTFT that of the pair whose prompt is nearest {TTFT_PROMPT} "
-           "tokens (512+128 by default); LocalScore's formula and scale (5000 pp, 40 tg and 200 ms score 1000). "
-           "A row of several throughput cells shows the median of each figure.")
-SIMILARITY_RULE = ("like this machine: the same CPU model, logical cores, RAM within 10% and the same GPUs (or none); "
-                   "close to this machine: three of those four")
+FORMULA = (
+    "score = 10 · ∛(pp tok/s × tg tok/s × 1/TTFT s): pp and tg are the throughput cell's "
+    f"pp<N>/tg<N> (pp512/tg128 by default), TTFT that of the pair whose prompt is nearest {TTFT_PROMPT} "
+    "tokens (512+128 by default); LocalScore's formula and scale (5000 pp, 40 tg and 200 ms score 1000). "
+    "A row of several throughput cells shows the median of each figure."
+)
+SIMILARITY_RULE = (
+    "like this machine: the same CPU model, logical cores, RAM within 10% and the same GPUs (or none); "
+    "close to this machine: three of those four"
+)
 
 
 @dataclass(frozen=True)
@@ -64,8 +69,12 @@ class Machine:
         return f"{self.cpu_model or 'unknown CPU'} · {self.cores or '?'} logical cores · {ram} · {gpus}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cpu_model": self.cpu_model, "cpu_cores_logical": self.cores, "ram_bytes": self.ram_bytes,
-                "gpus": list(self.gpus)}
+        return {
+            "cpu_model": self.cpu_model,
+            "cpu_cores_logical": self.cores,
+            "ram_bytes": self.ram_bytes,
+            "gpus": list(self.gpus),
+        }
 
 
 def _norm(text: str | None) -> str | None:
@@ -89,10 +98,17 @@ def throughput_figures(tp: ThroughputResult) -> dict[str, Any] | None:
     pair = min(tp.pairs, key=lambda p: (abs(p.n_prompt - TTFT_PROMPT), p.n_prompt), default=None)
     pp, tg = center(tp.pp_tok_s), center(tp.tg_tok_s)
     ttft = center(pair.ttft_s) if pair else None
-    if not (pp and tg and ttft and pp > 0 and tg > 0 and ttft > 0):
+    if pair is None or not (pp and tg and ttft and pp > 0 and tg > 0 and ttft > 0):
         return None
-    return {"score": SCORE_SCALE * (pp * tg / ttft) ** (1 / 3), "pp_tok_s": pp, "tg_tok_s": tg, "ttft_s": ttft,
-            "pp_test": f"pp{tp.pp_tokens}", "tg_test": f"tg{tp.tg_tokens}", "ttft_pair": f"{pair.n_prompt}+{pair.n_gen}"}
+    return {
+        "score": SCORE_SCALE * (pp * tg / ttft) ** (1 / 3),
+        "pp_tok_s": pp,
+        "tg_tok_s": tg,
+        "ttft_s": ttft,
+        "pp_test": f"pp{tp.pp_tokens}",
+        "tg_test": f"tg{tp.tg_tokens}",
+        "ttft_pair": f"{pair.n_prompt}+{pair.n_gen}",
+    }
 
 
 @dataclass
@@ -103,7 +119,9 @@ class Row:
     build: str
     device: str | None  # None: only cells that loaded no model (a retrieval-only lab)
     throughput: list[dict[str, Any]] = field(default_factory=list)  # throughput_figures of each cell
-    labs: dict[str, tuple[str, LabFigures | None]] = field(default_factory=dict)  # lab -> (created_at, figures); None: failed
+    labs: dict[str, tuple[str, LabFigures | None]] = field(
+        default_factory=dict
+    )  # lab -> (created_at, figures); None: failed
     failed: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     rank: int | None = None
@@ -121,21 +139,30 @@ class Row:
     def to_dict(self) -> dict[str, Any]:
         tests = self.throughput[0] if self.throughput else {}
         return {
-            "rank": self.rank, "score": self.score, "pp_tok_s": self.figure("pp_tok_s"),
-            "tg_tok_s": self.figure("tg_tok_s"), "ttft_s": self.figure("ttft_s"),
-            "tests": {k: tests.get(k) for k in TEST_KEYS}, "throughput_cells": len(self.throughput),
-            "machine": self.machine.to_dict(), "backend": self.backend, "build": self.build, "device": self.device,
-            "like_this_machine": {"matches": self.similarity, "of": 4, "mark": self.mark} if self.similarity is not None else None,
+            "rank": self.rank,
+            "score": self.score,
+            "pp_tok_s": self.figure("pp_tok_s"),
+            "tg_tok_s": self.figure("tg_tok_s"),
+            "ttft_s": self.figure("ttft_s"),
+            "tests": {k: tests.get(k) for k in TEST_KEYS},
+            "throughput_cells": len(self.throughput),
+            "machine": self.machine.to_dict(),
+            "backend": self.backend,
+            "build": self.build,
+            "device": self.device,
+            "like_this_machine": {"matches": self.similarity, "of": 4, "mark": self.mark}
+            if self.similarity is not None
+            else None,
             "labs": {lab: _lab_dict(fig) for lab, (_, fig) in self.labs.items()},
-            "failed_cells": self.failed, "files": self.files,
+            "failed_cells": self.failed,
+            "files": self.files,
         }
 
 
 def _lab_dict(fig: LabFigures | None) -> dict[str, Any]:
     if fig is None:
         return {"status": "error"}
-    return {"status": "ok", "passed": fig.passed,
-            "criteria": [c.model_dump() for c in fig.criteria]}
+    return {"status": "ok", "passed": fig.passed, "criteria": [c.model_dump() for c in fig.criteria]}
 
 
 @dataclass
@@ -148,9 +175,12 @@ class Leaderboard:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "source": self.source, "formula": FORMULA, "similarity_rule": SIMILARITY_RULE,
+            "source": self.source,
+            "formula": FORMULA,
+            "similarity_rule": SIMILARITY_RULE,
             "this_machine": self.local.to_dict() if self.local else None,
-            "files_read": self.files, "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
+            "files_read": self.files,
+            "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
             "models": [{"model": m, "rows": [r.to_dict() for r in rows]} for m, rows in self.models.items()],
         }
 
@@ -166,21 +196,34 @@ def result_files(folder: Path) -> list[Path]:
 
 def local_machine() -> Machine:
     """This machine's facts, as `harness doctor` gathers them (no host name, user or home)."""
-    from harness.sysinfo import system_info
+    from harness.hw.machine import system_info
 
     info = system_info(with_gpus=True)
-    return Machine(info.get("cpu_model"), info.get("cpu_logical_cores"), info.get("ram_total_bytes"),
-                   tuple(sorted(g.get("name") or "unknown GPU" for g in info.get("gpus") or [])))
+    return Machine(
+        info.get("cpu_model"),
+        info.get("cpu_logical_cores"),
+        info.get("ram_total_bytes"),
+        tuple(sorted(g.get("name") or "unknown GPU" for g in info.get("gpus") or [])),
+    )
 
 
 def similarity(a: Machine, b: Machine) -> int:
-    same_ram = bool(a.ram_bytes and b.ram_bytes and abs(a.ram_bytes - b.ram_bytes) <= RAM_TOLERANCE * max(a.ram_bytes, b.ram_bytes))
-    return sum((a.cpu_model is not None and _norm(a.cpu_model) == _norm(b.cpu_model),
-                a.cores is not None and a.cores == b.cores, same_ram, a.gpus == b.gpus))
+    same_ram = bool(
+        a.ram_bytes and b.ram_bytes and abs(a.ram_bytes - b.ram_bytes) <= RAM_TOLERANCE * max(a.ram_bytes, b.ram_bytes)
+    )
+    return sum(
+        (
+            a.cpu_model is not None and _norm(a.cpu_model) == _norm(b.cpu_model),
+            a.cores is not None and a.cores == b.cores,
+            same_ram,
+            a.gpus == b.gpus,
+        )
+    )
 
 
-def read_folder(folder: Path, *, local: Machine | None = None,
-                on_skip: Callable[[str, str], None] | None = None) -> Leaderboard:
+def read_folder(
+    folder: Path, *, local: Machine | None = None, on_skip: Callable[[str, str], None] | None = None
+) -> Leaderboard:
     rows: dict[tuple, Row] = {}
     read, skipped = [], []
     for path in result_files(folder):
@@ -190,8 +233,10 @@ def read_folder(folder: Path, *, local: Machine | None = None,
             # the schema cannot check it: a run must point at a machine the file describes
             orphan = next((r for r in result.runs if r.system not in result.systems), None)
             if orphan:
-                raise ResultFileError(f"{path}: run {orphan.cell.lab} · {orphan.cell.model} points at system "
-                                      f"{orphan.system!r}, which the file does not hold")
+                raise ResultFileError(
+                    f"{path}: run {orphan.cell.lab} · {orphan.cell.model} points at system "
+                    f"{orphan.system!r}, which the file does not hold"
+                )
         except ResultFileError as e:
             why = e.message.replace(str(path), name)  # the file's name within the folder, not a local path
             skipped.append((name, why))
@@ -272,11 +317,17 @@ def _lab_cell(fig: LabFigures | None) -> str:
     e = html.escape
     if fig is None:
         return "<span class='fail'>failed</span>"
-    verdict = {True: "<span class='pass'>✓ passed</span>", False: "<span class='fail'>✗ not passed</span>"}.get(fig.passed, "?")
+    verdicts: dict[bool | None, str] = {
+        True: "<span class='pass'>✓ passed</span>",
+        False: "<span class='fail'>✗ not passed</span>",
+    }
+    verdict = verdicts.get(fig.passed, "?")
     crits = "".join(
         f"<br><span class='crit'>{e(c.name)} {_num(c.value)}"
-        + (f" ({e(c.op or '')} {_num(c.threshold)})" if c.threshold is not None else "") + "</span>"
-        for c in fig.criteria)
+        + (f" ({e(c.op or '')} {_num(c.threshold)})" if c.threshold is not None else "")
+        + "</span>"
+        for c in fig.criteria
+    )
     return verdict + crits
 
 
@@ -296,33 +347,48 @@ def render_html(board: Leaderboard) -> str:
         "their lab figures.</p>",
     ]
     if board.local:
-        parts.append(f"<p>Marks are relative to the machine that rendered this page ({e(board.local.label())}): "
-                     f"{e(SIMILARITY_RULE)}.</p>")
+        parts.append(
+            f"<p>Marks are relative to the machine that rendered this page ({e(board.local.label())}): "
+            f"{e(SIMILARITY_RULE)}.</p>"
+        )
     for model, rows in board.models.items():
         labs = list(dict.fromkeys(lab for r in rows for lab in r.labs))
-        tests = next((r.throughput[0] for r in rows if r.throughput), {"pp_test": "pp", "tg_test": "tg", "ttft_pair": "?"})
-        parts.append(f"<h2>{e(model)}</h2><table><tr><th>#</th><th>score</th><th>{e(tests['pp_test'])} tok/s</th>"
-                     f"<th>{e(tests['tg_test'])} tok/s</th><th>TTFT s ({e(tests['ttft_pair'])})</th><th>machine</th>"
-                     "<th>backend · build</th><th>device</th>" + "".join(f"<th>{e(lab)}</th>" for lab in labs) + "<th>files</th></tr>")
+        tests = next(
+            (r.throughput[0] for r in rows if r.throughput), {"pp_test": "pp", "tg_test": "tg", "ttft_pair": "?"}
+        )
+        parts.append(
+            f"<h2>{e(model)}</h2><table><tr><th>#</th><th>score</th><th>{e(tests['pp_test'])} tok/s</th>"
+            f"<th>{e(tests['tg_test'])} tok/s</th><th>TTFT s ({e(tests['ttft_pair'])})</th><th>machine</th>"
+            "<th>backend · build</th><th>device</th>"
+            + "".join(f"<th>{e(lab)}</th>" for lab in labs)
+            + "<th>files</th></tr>"
+        )
         for r in rows:
             cls = {4: " class='like'", 3: " class='close'"}.get(r.similarity or 0, "")
             mark = f"<br><span class='mark'>{e(r.mark)}</span>" if r.mark else ""
             failed = f"<br><span class='fail'>failed: {e(', '.join(r.failed))}</span>" if r.failed else ""
             own = r.throughput[0] if r.throughput else tests
-            other_tests = ("" if all(own[k] == tests[k] for k in TEST_KEYS) else  # other test sizes than the header's
-                           f"<br><small>{e(own['pp_test'])}, {e(own['tg_test'])}, TTFT {e(own['ttft_pair'])}</small>")
+            other_tests = (
+                ""
+                if all(own[k] == tests[k] for k in TEST_KEYS)
+                # other test sizes than the header's
+                else f"<br><small>{e(own['pp_test'])}, {e(own['tg_test'])}, TTFT {e(own['ttft_pair'])}</small>"
+            )
             parts.append(
                 f"<tr{cls}><td>{r.rank or '-'}</td><td><b>{_num(r.score)}</b>{other_tests}</td><td>{_num(r.figure('pp_tok_s'))}</td>"
                 f"<td>{_num(r.figure('tg_tok_s'))}</td><td>{_num(r.figure('ttft_s'))}</td>"
                 f"<td class='machine'>{e(r.machine.label())}{mark}</td><td class='machine'>{e(r.build)}{failed}</td>"
                 f"<td>{e(r.device or '-')}</td>"
                 + "".join(f"<td class='lab'>{_lab_cell(r.labs[lab][1]) if lab in r.labs else '-'}</td>" for lab in labs)
-                + f"<td class='machine'>{'<br>'.join(e(f) for f in r.files)}</td></tr>")
+                + f"<td class='machine'>{'<br>'.join(e(f) for f in r.files)}</td></tr>"
+            )
         parts.append("</table>")
     if board.skipped:
-        parts.append("<h2>Skipped files</h2><table><tr><th>file</th><th>why</th></tr>"
-                     + "".join(f"<tr><td>{e(f)}</td><td class='lab'>{e(why)}</td></tr>" for f, why in board.skipped)
-                     + "</table>")
+        parts.append(
+            "<h2>Skipped files</h2><table><tr><th>file</th><th>why</th></tr>"
+            + "".join(f"<tr><td>{e(f)}</td><td class='lab'>{e(why)}</td></tr>" for f, why in board.skipped)
+            + "</table>"
+        )
     parts.append("</body></html>\n")
     return "".join(parts)
 
@@ -334,13 +400,32 @@ def to_rich(board: Leaderboard):
     tables = []
     for model, rows in board.models.items():
         t = Table(title=f"leaderboard · {escape(model)}")
-        for col in ("#", "score", "pp tok/s", "tg tok/s", "TTFT s", "machine", "backend · build", "device", "labs passed"):
+        for col in (
+            "#",
+            "score",
+            "pp tok/s",
+            "tg tok/s",
+            "TTFT s",
+            "machine",
+            "backend · build",
+            "device",
+            "labs passed",
+        ):
             t.add_column(col, justify="right" if col in ("#", "score", "pp tok/s", "tg tok/s", "TTFT s") else "left")
         for r in rows:
             passed = [fig.passed if fig else False for _, fig in r.labs.values()]
             labs = f"{sum(p is True for p in passed)}/{len(passed)}" if passed else "-"
             mark = f" [green]({escape(r.mark)})[/]" if r.mark else ""
-            t.add_row(str(r.rank or "-"), _num(r.score), _num(r.figure("pp_tok_s")), _num(r.figure("tg_tok_s")),
-                      _num(r.figure("ttft_s")), escape(r.machine.label()) + mark, escape(r.build), escape(r.device or "-"), labs)
+            t.add_row(
+                str(r.rank or "-"),
+                _num(r.score),
+                _num(r.figure("pp_tok_s")),
+                _num(r.figure("tg_tok_s")),
+                _num(r.figure("ttft_s")),
+                escape(r.machine.label()) + mark,
+                escape(r.build),
+                escape(r.device or "-"),
+                labs,
+            )
         tables.append(t)
     return tables

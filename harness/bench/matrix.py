@@ -20,7 +20,7 @@ def expand(spec: MatrixSpec) -> list[Cell]:
     threads: list[int | None] = dedup(spec.threads) if len(set(spec.threads)) > 1 else [None]
     quants = dedup(spec.embed_quants)
     return [
-        Cell(lab=lab, model=model, backend=backend, device=device, threads=t, embed_quant=q)  # type: ignore[arg-type]
+        Cell(lab=lab, model=model, backend=backend, device=device, threads=t, embed_quant=q)
         for lab, model, backend, device, t in itertools.product(
             dedup(spec.labs), dedup(spec.models), dedup(spec.backends), dedup(spec.devices), threads
         )
@@ -50,6 +50,6 @@ def cell_key(cell: Cell) -> tuple[str, str, str, str, int | None, str | None]:
 
 
 def dimensions_text(cell: Cell) -> str:
-    """" · 2 threads · Q8_0 embedder" for the dimensions the bench varied, "" otherwise (cell labels)."""
+    """ " · 2 threads · Q8_0 embedder" for the dimensions the bench varied, "" otherwise (cell labels)."""
     threads = f" · {cell.threads} thread{'s' if cell.threads != 1 else ''}" if cell.threads is not None else ""
     return threads + (f" · {cell.embed_quant} embedder" if cell.embed_quant else "")

@@ -26,7 +26,9 @@ def _key_text(key: tuple) -> str:
 def merge_files(paths: list[Path]) -> tuple[ResultFile, list[str]]:
     """Returns the merged result and warnings (e.g. shards still missing)."""
     if len(paths) < 2:
-        raise ResultFileError("merge needs at least two result files", "pass every shard: harness merge a.json b.json -o all.json")
+        raise ResultFileError(
+            "merge needs at least two result files", "pass every shard: harness merge a.json b.json -o all.json"
+        )
     results = [read_result(p) for p in paths]
     first, first_path = results[0], paths[0]
     raw_first = _raw_schema_version(first_path)
@@ -65,7 +67,9 @@ def merge_files(paths: list[Path]) -> tuple[ResultFile, list[str]]:
     warnings = []
     missing = [c for c in expand(first.matrix) if cell_key(c) not in seen]
     if missing:
-        warnings.append(f"{len(missing)} of {len(order)} cells are in no file (e.g. {_key_text(cell_key(missing[0]))}): a shard is missing")
+        warnings.append(
+            f"{len(missing)} of {len(order)} cells are in no file (e.g. {_key_text(cell_key(missing[0]))}): a shard is missing"
+        )
     merged = ResultFile(
         harness_version=first.harness_version,
         created_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),

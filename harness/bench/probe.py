@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from harness.backends.base import Backend
 from harness.errors import HarnessError
-from harness.sysinfo import usable_cores
+from harness.hw.cpu import usable_cores
 
 PROBE_MODEL = "smollm2-135m"
 PROBE_TOKENS = 32
@@ -37,11 +37,21 @@ class HostProbe:
         )
 
     @classmethod
-    def open(cls) -> "HostProbe":
+    def open(cls) -> HostProbe:
         from harness.backends.registry import open_backend
 
-        return cls(open_backend("llama-cpp", PROBE_MODEL, role="chat", device="cpu", threads=probe_threads(), n_ctx=256,
-                                flash_attn=True, prefix_cache=False))  # fixed, whatever the cells' settings
+        return cls(
+            open_backend(
+                "llama-cpp",
+                PROBE_MODEL,
+                role="chat",
+                device="cpu",
+                threads=probe_threads(),
+                n_ctx=256,
+                flash_attn=True,
+                prefix_cache=False,
+            )
+        )  # fixed, whatever the cells' settings
 
     def sample(self) -> list[float]:
         out = []
@@ -62,4 +72,3 @@ def open_probe() -> tuple[HostProbe | None, str | None]:
         return HostProbe.open(), None
     except HarnessError as e:
         return None, f"no host probe: {e}"
-

@@ -47,7 +47,7 @@ def _decode_plot(results: list[ResultFile], names: list[str]) -> str | None:
         for run in res.runs:
             if run.throughput and run.throughput.tg_tok_s.n:
                 labels.append(_mpl_text(f"{Path(name).name}\n{run.cell.model} / {run.device_used or run.cell.device}"))
-                values.append(center(run.throughput.tg_tok_s))
+                values.append(center(run.throughput.tg_tok_s) or 0.0)  # n > 0: never None
                 errs.append(run.throughput.tg_tok_s.stddev or 0.0)
     if not values:
         return None
@@ -59,8 +59,17 @@ def _decode_plot(results: list[ResultFile], names: list[str]) -> str | None:
     return _png(fig)
 
 
-def _throughput_line_plot(results: list[ResultFile], names: list[str], points, *, min_points: int,
-                          xlabel: str, ylabel: str, title: str, from_zero: bool = False) -> str | None:
+def _throughput_line_plot(
+    results: list[ResultFile],
+    names: list[str],
+    points,
+    *,
+    min_points: int,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    from_zero: bool = False,
+) -> str | None:
     """One line per throughput cell: points(ThroughputResult) -> [(x, Stat)]; None when nothing to draw."""
     import matplotlib.pyplot as plt
 
@@ -68,10 +77,16 @@ def _throughput_line_plot(results: list[ResultFile], names: list[str], points, *
     drawn = False
     for name, res in zip(names, results):
         for run in res.runs:
-            pts = sorted((x, center(s)) for x, s in (points(run.throughput) if run.throughput else []) if center(s) is not None)
+            pts = sorted(
+                (x, c) for x, s in (points(run.throughput) if run.throughput else []) if (c := center(s)) is not None
+            )
             if len(pts) >= min_points:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o",
-                        label=_mpl_text(f"{Path(name).name}: {run.cell.model}/{run.device_used or run.cell.device}"))
+                ax.plot(
+                    [p[0] for p in pts],
+                    [p[1] for p in pts],
+                    marker="o",
+                    label=_mpl_text(f"{Path(name).name}: {run.cell.model}/{run.device_used or run.cell.device}"),
+                )
                 drawn = True
     if not drawn:
         plt.close(fig)
@@ -86,15 +101,29 @@ def _throughput_line_plot(results: list[ResultFile], names: list[str], points, *
 
 
 def _ttft_plot(results: list[ResultFile], names: list[str]) -> str | None:
-    return _throughput_line_plot(results, names, lambda tp: [(p.n_prompt, p.ttft_s) for p in tp.pairs], min_points=1,
-                                 xlabel="prompt tokens", ylabel="time to first token (s)", title="TTFT by prompt length")
+    return _throughput_line_plot(
+        results,
+        names,
+        lambda tp: [(p.n_prompt, p.ttft_s) for p in tp.pairs],
+        min_points=1,
+        xlabel="prompt tokens",
+        ylabel="time to first token (s)",
+        title="TTFT by prompt length",
+    )
 
 
 def _depth_plot(results: list[ResultFile], names: list[str]) -> str | None:
     """Decode tok/s against the tokens already in the KV cache (bench --depths)."""
-    return _throughput_line_plot(results, names, lambda tp: [(d.depth, d.decode_tok_s) for d in tp.depths], min_points=2,
-                                 xlabel="tokens already in the KV cache (depth)", ylabel="decode tok/s",
-                                 title="Decode speed by context depth", from_zero=True)
+    return _throughput_line_plot(
+        results,
+        names,
+        lambda tp: [(d.depth, d.decode_tok_s) for d in tp.depths],
+        min_points=2,
+        xlabel="tokens already in the KV cache (depth)",
+        ylabel="decode tok/s",
+        title="Decode speed by context depth",
+        from_zero=True,
+    )
 
 
 def _prompt_cache_table(results: list[ResultFile], names: list[str]) -> str | None:
@@ -106,15 +135,20 @@ def _prompt_cache_table(results: list[ResultFile], names: list[str]) -> str | No
         for run in res.runs:
             lat = run.lab.latency if run.lab else {}
             cold, cached = lat.get("ttft_cold_p50_s"), lat.get("ttft_cached_p50_s")
-            if cold is None or cached is None or not center(cached):
+            cold_s, cached_s = (center(cold) if cold else None), (center(cached) if cached else None)
+            if cold_s is None or not cached_s:
                 continue
             c = run.cell
-            rows.append(f"<tr><td>{e(Path(name).name)}</td><td>{e(f'{c.lab} · {c.model} · {c.backend} · {c.device}')}</td>"
-                        f"<td>{e(fmt_stat(cold))}</td><td>{e(fmt_stat(cached))}</td><td>{center(cold) / center(cached):.1f}x</td></tr>")
+            rows.append(
+                f"<tr><td>{e(Path(name).name)}</td><td>{e(f'{c.lab} · {c.model} · {c.backend} · {c.device}')}</td>"
+                f"<td>{e(fmt_stat(cold))}</td><td>{e(fmt_stat(cached))}</td><td>{cold_s / cached_s:.1f}x</td></tr>"
+            )
     if not rows:
         return None
-    return ("<table><tr><th>file</th><th>cell</th><th>TTFT p50, cold prompts</th><th>TTFT p50, cached prefix</th>"
-            "<th>cold/cached</th></tr>" + "".join(rows) + "</table>")
+    return (
+        "<table><tr><th>file</th><th>cell</th><th>TTFT p50, cold prompts</th><th>TTFT p50, cached prefix</th>"
+        "<th>cold/cached</th></tr>" + "".join(rows) + "</table>"
+    )
 
 
 def render_html(cmp: Comparison, results: list[ResultFile]) -> str:
@@ -128,12 +162,18 @@ def render_html(cmp: Comparison, results: list[ResultFile]) -> str:
         "<h2>Files</h2><table><tr><th>#</th><th>file</th><th>system</th><th>created</th><th>harness</th></tr>",
     ]
     for i, (f, sysl, res) in enumerate(zip(cmp.files, cmp.systems, results), 1):
-        parts.append(f"<tr><td>{i}</td><td>{e(Path(f).name)}</td><td>{e(sysl)}</td><td>{e(res.created_at)}</td><td>{e(res.harness_version)}</td></tr>")
+        parts.append(
+            f"<tr><td>{i}</td><td>{e(Path(f).name)}</td><td>{e(sysl)}</td><td>{e(res.created_at)}</td><td>{e(res.harness_version)}</td></tr>"
+        )
     parts.append("</table>")
     if cmp.verdicts:
-        parts.append("<h2>Comparable?</h2>" + "".join(
-            f"<p class='{'finding' if not v.comparable else ''}'>{e(line)}</p>"
-            for line, v in zip(cmp.verdict_lines(), cmp.verdicts)))
+        parts.append(
+            "<h2>Comparable?</h2>"
+            + "".join(
+                f"<p class='{'finding' if not v.comparable else ''}'>{e(line)}</p>"
+                for line, v in zip(cmp.verdict_lines(), cmp.verdicts)
+            )
+        )
     if cmp.findings:
         parts.append("<h2>Findings</h2>" + "".join(f"<p class='finding'>{e(x)}</p>" for x in cmp.findings))
     if cmp.notes:
@@ -154,7 +194,9 @@ def render_html(cmp: Comparison, results: list[ResultFile]) -> str:
     cache_table = _prompt_cache_table(results, cmp.files)
     if cache_table:
         parts.append("<h2>Time to first token: cold prompts vs a cached prefix</h2>" + cache_table)
-    parts.append("<h2>Side by side</h2><p>Ratios are to file 1. " + e(LEGEND) + "</p><table><tr><th>cell</th><th>metric</th>")
+    parts.append(
+        "<h2>Side by side</h2><p>Ratios are to file 1. " + e(LEGEND) + "</p><table><tr><th>cell</th><th>metric</th>"
+    )
     for i, f in enumerate(cmp.files):
         parts.append(f"<th>{e(Path(f).name)}</th>" + (f"<th>{i + 1}/1</th>" if i else ""))
     parts.append("</tr>")
@@ -170,7 +212,10 @@ def render_html(cmp: Comparison, results: list[ResultFile]) -> str:
     errors = [(f, run) for f, res in zip(cmp.files, results) for run in res.runs if run.status != "ok"]
     if errors:
         parts.append("<h2>Cells that failed</h2><ul>")
-        parts += [f"<li>{e(Path(f).name)}: {e(run.cell.lab)} / {e(run.cell.model)}: <pre>{e(run.error or '')}</pre></li>" for f, run in errors]
+        parts += [
+            f"<li>{e(Path(f).name)}: {e(run.cell.lab)} / {e(run.cell.model)}: <pre>{e(run.error or '')}</pre></li>"
+            for f, run in errors
+        ]
         parts.append("</ul>")
     parts.append("</body></html>\n")
     return "".join(parts)

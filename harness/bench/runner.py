@@ -3,30 +3,35 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
-import subprocess
-import sys
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from harness import __version__
 from harness.bench import bandwidth as bw
 from harness.bench.comparability import group_key
 from harness.bench.matrix import THROUGHPUT, expand, shard_cells
+from harness.bench.messages import CellReply, CellRequest
 from harness.bench.probe import HostProbe, open_probe
 from harness.bench.schema import (
-    Bandwidth, Cell, EmbedModel, Fingerprint, LabFigures, MatrixSpec, ResultFile, RunResult, Settings, Shard, Stat,
-    ThroughputResult,
+    Bandwidth,
+    Cell,
+    EmbedModel,
+    LabFigures,
+    MatrixSpec,
+    ResultFile,
+    RunResult,
+    Settings,
+    Shard,
+    Stat,
 )
 from harness.bench.stats import summarize
 from harness.bench.system import collect, private_strings, scrub, system_key
 from harness.bench.throughput import DEFAULT_DEPTH_GEN, DEFAULT_DEPTHS, DEFAULT_PAIRS
+from harness.child_process import run_child_process, signal_death
 from harness.errors import HarnessError
-from harness.native_crash import crash_advice, signal_name
-from harness.procs import hold_ending_signals, stop, track, unblock_ending_signals
 
 
 @dataclass
@@ -107,9 +112,15 @@ def embedding_labs(labs: list[str]) -> dict[str, str]:
 
 def matrix_spec(opts: BenchOptions) -> MatrixSpec:
     quant_labs = list(embedding_labs(opts.labs)) if opts.embed_quants else []
-    return MatrixSpec(labs=opts.labs, models=opts.models, backends=opts.backends, devices=opts.devices,
-                      threads=list(opts.thread_counts) if len(set(opts.thread_counts)) > 1 else [],
-                      embed_quants=list(opts.embed_quants), embed_quant_labs=quant_labs)
+    return MatrixSpec(
+        labs=opts.labs,
+        models=opts.models,
+        backends=opts.backends,
+        devices=opts.devices,
+        threads=list(opts.thread_counts) if len(set(opts.thread_counts)) > 1 else [],
+        embed_quants=list(opts.embed_quants),
+        embed_quant_labs=quant_labs,
+    )
 
 
 def _embed_files(opts: BenchOptions, cells: list[Cell]) -> dict[tuple[str, str], tuple[Path, EmbedModel]]:
@@ -124,7 +135,8 @@ def _embed_files(opts: BenchOptions, cells: list[Cell]) -> dict[tuple[str, str],
             raise HarnessError(
                 f"--embed-quant quantises the embedding model for llama.cpp, but the embeddings go to "
                 f"{embed_backend_for(backend, opts.embed_backend)!r}",
-                "leave out --embed-quant, or run the embeddings in-process (--embed-backend llama-cpp)")
+                "leave out --embed-quant, or run the embeddings in-process (--embed-backend llama-cpp)",
+            )
     check_quant_names(list(opts.embed_quants))
     models = embedding_labs(opts.labs)
     wanted = dict.fromkeys((models[c.lab], c.embed_quant) for c in cells if c.embed_quant and c.lab in models)
@@ -144,64 +156,67 @@ def _pinned_embed_model(name: str) -> EmbedModel | None:
         entry = get_entry(name)
     except Exception:
         return None
-    return EmbedModel(name=name, quant=(entry.quant or "?").upper(), sha256=entry.sha256, bytes=entry.size) if entry.sha256 else None
+    return (
+        EmbedModel(name=name, quant=(entry.quant or "?").upper(), sha256=entry.sha256, bytes=entry.size)
+        if entry.sha256
+        else None
+    )
 
 
-def _run_cell(cell: Cell, opts: BenchOptions, fingerprint: bool = False, embed_path: Path | None = None) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
-        out_path = Path(tmp) / "cell.json"
-        req = {
-            "lab": cell.lab, "model": cell.model, "backend": cell.backend, "device": cell.device,
-            "threads": _cell_threads(cell, opts), "seed": opts.seed, "limit": opts.limit,
-            "embed_model": str(embed_path) if embed_path else None,
-            "repetitions": opts.repetitions, "warmup": opts.warmup, "lab_repetitions": opts.lab_repetitions,
-            "pp": opts.pp, "tg": opts.tg, "pairs": [list(p) for p in opts.pairs], "output": str(out_path),
-            "depths": list(opts.depths), "depth_gen": opts.depth_gen, "trace": opts.trace,
-            "embed_backend": opts.embed_backend,
-            "parent_pid": os.getpid(),  # the cell dies with this process (harness/procs.py)
-            # a lab's timeout_s is sized for its default model and a learner's hang; the bench runs the
-            # reference on bigger models too, under its own cell limit
-            "check_timeout_s": opts.cell_timeout_s,
-            "fingerprint": fingerprint,  # the first cell of each model · backend · device (comparability.py)
-        }
-        req_path = Path(tmp) / "request.json"
-        req_path.write_text(json.dumps(req), encoding="utf-8")
-        log_path = Path(tmp) / "stderr.log"
-        with open(log_path, "wb") as log:
-            proc: subprocess.Popen | None = None
-            release = hold_ending_signals()  # until tracked: a signal right after Popen must not orphan it
-            try:
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "harness.bench.cell", str(req_path)],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # a native crash still prints where
-                    preexec_fn=unblock_ending_signals,  # the held mask would survive exec
-                )
-                with track(proc, own_group=False):  # an ending signal: SIGTERM, so it ends its lab child first
-                    release()
-                    rc = proc.wait(timeout=opts.cell_timeout_s)
-            except subprocess.TimeoutExpired:
-                stop(proc)
-                return {"status": "error", "error": f"timed out after {opts.cell_timeout_s:.0f} s", "wall_s": opts.cell_timeout_s}
-            except BaseException:
-                if proc is not None:
-                    stop(proc)
-                release()  # last: a held signal raises here, the cell already stopped
-                raise
-        if out_path.exists():
-            return json.loads(out_path.read_text(encoding="utf-8"))
-        tail = log_path.read_bytes()[-4000:].decode("utf-8", "replace")
-        if rc < 0:
-            message, hint = crash_advice(signal_name(rc) or str(-rc), tail, what="the cell's process")
-            how = f"{message} before writing a result\n  -> {hint}"
-        else:
-            how = f"the cell's process exited with code {rc} before writing a result"
-        return {"status": "error", "error": f"{how}; output tail:\n{tail[-1500:]}", "wall_s": 0.0}
+def _run_cell(cell: Cell, opts: BenchOptions, fingerprint: bool = False, embed_path: Path | None = None) -> CellReply:
+    req = CellRequest(
+        lab=cell.lab,
+        model=cell.model,
+        backend=cell.backend,
+        device=cell.device,
+        threads=_cell_threads(cell, opts),
+        seed=opts.seed,
+        limit=opts.limit,
+        embed_model=str(embed_path) if embed_path else None,
+        repetitions=opts.repetitions,
+        warmup=opts.warmup,
+        lab_repetitions=opts.lab_repetitions,
+        pp=opts.pp,
+        tg=opts.tg,
+        pairs=list(opts.pairs),
+        depths=list(opts.depths),
+        depth_gen=opts.depth_gen,
+        trace=opts.trace,
+        embed_backend=opts.embed_backend,
+        parent_pid=os.getpid(),
+        check_timeout_s=opts.cell_timeout_s,
+        fingerprint=fingerprint,
+    )
+    run = run_child_process(
+        "harness.bench.cell",
+        req,
+        CellReply,
+        timeout_s=opts.cell_timeout_s,
+        own_group=False,  # one of ours: an ending signal SIGTERMs it, so it ends its lab child first
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # a native crash still prints where
+        die_with_parent_at_fork=False,  # the cell does it itself, from parent_pid
+        merge_stderr=True,
+    )
+    if run.timed_out:
+        return CellReply(
+            status="error", error=f"timed out after {opts.cell_timeout_s:.0f} s", wall_s=opts.cell_timeout_s
+        )
+    if run.reply is not None:
+        return run.reply
+    tail = run.stdout.text()[-4000:]
+    death = signal_death(run.returncode, tail, what="the cell's process")
+    if death is not None:
+        how = f"{death[0]} before writing a result\n  -> {death[1]}"
+    elif run.reply_problem:
+        how = run.reply_problem
+    else:
+        how = f"the cell's process exited with code {run.returncode} before writing a result"
+    return CellReply(status="error", error=f"{how}; output tail:\n{tail[-1500:]}", wall_s=0.0)
 
 
 def _lab_decode(lab: LabFigures | None) -> float | None:
     """The lab's decode tok/s (decode_tok_s, decode_tok_s_p50, ...) when its grader reported one."""
-    for k, stat in (lab.latency.items() if lab else []):
+    for k, stat in lab.latency.items() if lab else []:
         if k.startswith("decode_tok_s") and stat.median:
             return stat.median
     return None
@@ -210,11 +225,15 @@ def _lab_decode(lab: LabFigures | None) -> float | None:
 def _settings(cell: Cell, opts: BenchOptions, info: dict[str, Any]) -> Settings:
     is_tp = cell.lab == THROUGHPUT
     return Settings(
-        n_ctx=info.get("n_ctx"), threads=info.get("threads") or _cell_threads(cell, opts), n_gpu_layers=info.get("n_gpu_layers"),
-        n_batch=info.get("n_batch"), n_ubatch=(info.get("extra") or {}).get("n_ubatch"),
+        n_ctx=info.get("n_ctx"),
+        threads=info.get("threads") or _cell_threads(cell, opts),
+        n_gpu_layers=info.get("n_gpu_layers"),
+        n_batch=info.get("n_batch"),
+        n_ubatch=(info.get("extra") or {}).get("n_ubatch"),
         flash_attn=(info.get("extra") or {}).get("flash_attn"),
         prefix_cache=(info.get("extra") or {}).get("prefix_cache"),
-        seed=opts.seed, temperature=0.0,
+        seed=opts.seed,
+        temperature=0.0,
         repetitions=opts.repetitions if is_tp else opts.lab_repetitions,
         warmup=opts.warmup if is_tp else 0,  # a lab's first item warms the model; its load time is reported
         limit=None if is_tp else opts.limit,
@@ -250,8 +269,13 @@ def _probe_stat(before: list[float], after: list[float]) -> Stat | None:
 
 
 def _run_cells(
-    opts: BenchOptions, spec: MatrixSpec, cells: list[Cell], band: Bandwidth | None, probe: HostProbe | None,
-    probe_note: str | None, on_cell: Callable[[int, int, Cell, str], None] | None,
+    opts: BenchOptions,
+    spec: MatrixSpec,
+    cells: list[Cell],
+    band: Bandwidth | None,
+    probe: HostProbe | None,
+    probe_note: str | None,
+    on_cell: Callable[[int, int, Cell, str], None] | None,
     embed_files: dict[tuple[str, str], tuple[Path, EmbedModel]] | None = None,
 ) -> ResultFile:
     system = collect(band, opts.include_host)
@@ -269,36 +293,49 @@ def _run_cells(
         if on_cell:
             on_cell(i, len(cells), cell, "start")
         emb_name = embed_models.get(cell.lab)
-        emb_path, emb_facts = (embed_files or {}).get((emb_name, cell.embed_quant), (None, None)) if emb_name and cell.embed_quant else (None, None)
+        emb_path, emb_facts = (
+            (embed_files or {}).get((emb_name, cell.embed_quant), (None, None))
+            if emb_name and cell.embed_quant
+            else (None, None)
+        )
         if emb_name and emb_facts is None and _embeds_in_process(cell, opts):
             emb_facts = _pinned_embed_model(emb_name)  # the lab's own embedder, as lab.toml names it
         out = _run_cell(cell, opts, fingerprint=group_key(cell) not in fingerprinted, embed_path=emb_path)
-        if out.get("fingerprint"):
+        if out.fingerprint:
             fingerprinted.add(group_key(cell))
         after = _probe_samples(probe)
-        info = out.get("info") or {}
+        info = out.info
         # model facts only where the cell's model was loaded (a retrieval-only lab never loads --model)
-        sha, size = _model_facts(cell.model) if out.get("uses_chat_model", True) else (None, None)
-        tp = ThroughputResult.model_validate(out["throughput"]) if out.get("throughput") else None
-        lab = LabFigures.model_validate(out["lab"]) if out.get("lab") else None
+        sha, size = _model_facts(cell.model) if out.uses_chat_model else (None, None)
+        tp, lab = out.throughput, out.lab
         decode = tp.tg_tok_s.mean if tp else _lab_decode(lab)
-        device_used = info.get("device") or out.get("device")
+        device_used = info.get("device") or out.device
         runs.append(
             RunResult(
-                cell=cell, system=key, status=out["status"], error=out.get("error"),
-                device_used=device_used, model_sha256=sha, model_bytes=size,
-                backend_version=info.get("version"), backend_info=info,
-                settings=_settings(cell, opts, info), wall_s=float(out.get("wall_s") or 0.0),
-                peak_rss_bytes=out.get("peak_rss_bytes"), peak_vram_bytes=out.get("peak_vram_bytes"),
-                throughput=tp, lab=lab, host_probe=_probe_stat(before, after),
+                cell=cell,
+                system=key,
+                status=out.status,
+                error=out.error,
+                device_used=device_used,
+                model_sha256=sha,
+                model_bytes=size,
+                backend_version=info.get("version"),
+                backend_info=info,
+                settings=_settings(cell, opts, info),
+                wall_s=float(out.wall_s or 0.0),
+                peak_rss_bytes=out.peak_rss_bytes,
+                peak_vram_bytes=out.peak_vram_bytes,
+                throughput=tp,
+                lab=lab,
+                host_probe=_probe_stat(before, after),
                 decode_efficiency=bw.decode_efficiency(decode, gpu_bw if device_used == "gpu" else best_bw, size),
-                fingerprint=Fingerprint.model_validate(out["fingerprint"]) if out.get("fingerprint") else None,
-                embed_model=emb_facts if out["status"] == "ok" else None,
+                fingerprint=out.fingerprint,
+                embed_model=emb_facts if out.status == "ok" else None,
             )
         )
         before = after
         if on_cell:
-            on_cell(i, len(cells), cell, out["status"])
+            on_cell(i, len(cells), cell, out.status)
     result = ResultFile(
         harness_version=__version__,
         created_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),

@@ -12,8 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.hw.gpu import GpuInfo  # the one GPU type; its card fields are the file's SystemInfo.gpus[]
+
 SCHEMA_VERSION = 6  # 2: host probe (RunResult.host_probe, SystemInfo.host_probe_method); 3: llama_cpp_build; 4: Settings.prefix_cache; 5: RunResult.fingerprint, ThroughputResult.depths/trace/energy; 6: threads and embedding quantisation as matrix dimensions (Cell, MatrixSpec, Settings.embed_quant, RunResult.embed_model), LabFigures.outcomes
-TOOL = "local-lab-harness"
+TOOL: Literal["local-lab-harness"] = "local-lab-harness"
 
 
 class _Model(BaseModel):
@@ -32,12 +34,6 @@ class Stat(_Model):
     max: float | None = None
     n: int = 0
     unit: str | None = None
-
-
-class GpuInfo(_Model):
-    name: str
-    vram_bytes: int | None = None
-    driver: str | None = None
 
 
 class Bandwidth(_Model):
@@ -101,15 +97,19 @@ class Settings(_Model):
     n_ubatch: int | None = None
     flash_attn: bool | None = None  # llama.cpp backend only; None where the backend does not say
     prefix_cache: bool | None = Field(
-        None, description="llama.cpp backend: the KV cache of a prompt's common prefix with the call before reused; "
-        "the throughput cell is always cold")
+        None,
+        description="llama.cpp backend: the KV cache of a prompt's common prefix with the call before reused; "
+        "the throughput cell is always cold",
+    )
     seed: int
     temperature: float
     repetitions: int
     warmup: int
     limit: int | None = None
     embed_quant: str | None = Field(
-        None, description="schema v6: the embedding model's quantisation asked with --embed-quant (F16: the pinned file)")
+        None,
+        description="schema v6: the embedding model's quantisation asked with --embed-quant (F16: the pinned file)",
+    )
 
 
 class ThroughputPoint(_Model):
@@ -161,7 +161,9 @@ class Energy(_Model):
     tg_j_per_token: float | None = None
     tg_tok_per_s_per_w: float | None = Field(None, description="= generated tokens per joule")
     tg_mean_w: float | None = None
-    note: str | None = Field(None, description="why a figure is missing, e.g. 'energy not available on this machine: ...'")
+    note: str | None = Field(
+        None, description="why a figure is missing, e.g. 'energy not available on this machine: ...'"
+    )
 
 
 class ThroughputResult(_Model):
@@ -206,7 +208,9 @@ class ItemOutcomes(_Model):
     grader's item order: what the paired test of harness/bench/frontier.py needs."""
 
     figure: str = Field(description="the criterion the outcomes are of; their mean is its value")
-    items_sha256: str = Field(description="first 16 hex digits of the sha256 of the item ids, in order: equal = the same items")
+    items_sha256: str = Field(
+        description="first 16 hex digits of the sha256 of the item ids, in order: equal = the same items"
+    )
     correct: list[int]
 
 
@@ -269,7 +273,8 @@ class RunResult(_Model):
         None, description="decode tok/s / (memory bandwidth / model bytes); see docs/benchmarks.md"
     )
     fingerprint: Fingerprint | None = Field(
-        None, description="of the chat model with the labs' settings, on the first cell of each model/backend/device")
+        None, description="of the chat model with the labs' settings, on the first cell of each model/backend/device"
+    )
     embed_model: EmbedModel | None = Field(None, description="schema v6: the embedding model of a lab with that role")
 
 
@@ -278,10 +283,14 @@ class MatrixSpec(_Model):
     models: list[str]
     backends: list[str]
     devices: list[str]
-    threads: list[int] = Field(default_factory=list, description="schema v6: thread counts as a dimension (two or more)")
+    threads: list[int] = Field(
+        default_factory=list, description="schema v6: thread counts as a dimension (two or more)"
+    )
     embed_quants: list[str] = Field(default_factory=list, description="schema v6: --embed-quant")
-    embed_quant_labs: list[str] = Field(default_factory=list, description="schema v6: the labs with an embedding model, "
-                                        "the only ones embed_quants multiply")
+    embed_quant_labs: list[str] = Field(
+        default_factory=list,
+        description="schema v6: the labs with an embedding model, the only ones embed_quants multiply",
+    )
 
 
 class Shard(_Model):

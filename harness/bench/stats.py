@@ -4,7 +4,7 @@ The arithmetic is harness.grading.stats'; this module only maps it onto the sche
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 from harness.bench.schema import Quantiles, Stat
 from harness.grading import stats

@@ -1,7 +1,7 @@
 """System info for a result file: enough to compare two machines, nothing that identifies a person.
 
-Hardware facts come from harness.sysinfo (shared with `harness doctor`); versions and the git
-commit are collected here. Host name, user and home only with --include-host.
+Hardware facts and llama.cpp's build come from harness/hw (shared with `harness doctor`); versions
+and the git commit are collected here. Host name, user and home only with --include-host.
 """
 
 from __future__ import annotations
@@ -18,7 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.bench.schema import Bandwidth, GpuInfo, HostInfo, LlamaCppBuild, SystemInfo
+from harness.bench.schema import Bandwidth, HostInfo, LlamaCppBuild, SystemInfo
+from harness.hw.cpu import cpu_model, logical_cores, physical_cores
+from harness.hw.gpu import detect_gpus
+from harness.hw.llama_info import llama_cpp_info
+from harness.hw.memory import ram_bytes
 from harness.paths import REPO_ROOT
 
 
@@ -45,39 +49,18 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def _hardware() -> dict[str, Any]:
-    """CPU model, cores, RAM, GPUs, from harness.sysinfo (shared with `harness doctor`)."""
-    from harness.sysinfo import system_info
-
-    info = system_info(with_gpus=True)
-    return {
-        "cpu_model": info.get("cpu_model"),
-        "cpu_cores_physical": info.get("cpu_physical_cores"),
-        "cpu_cores_logical": info.get("cpu_logical_cores"),
-        "ram_bytes": info.get("ram_total_bytes"),
-        "gpus": [
-            {"name": g.get("name") or "unknown GPU", "vram_bytes": g.get("total_bytes"), "driver": g.get("driver")}
-            for g in info.get("gpus") or []
-        ],
-    }
-
-
 def llama_cpp_facts() -> tuple[str | None, bool | None, LlamaCppBuild | None]:
     """Version, GPU offload, and how the build was made (compiled features, CMake flags, AMX)."""
     try:
-        import llama_cpp
-
-        from harness.backends.llama_cpp import build_flags
-        from harness.llama_build import installed_build
-
-        build = LlamaCppBuild(**installed_build(build_flags(llama_cpp)))
-        return llama_cpp.__version__, bool(llama_cpp.llama_supports_gpu_offload()), build
+        info = llama_cpp_info()
+        if info["importable"]:
+            return info["version"], info["gpu_offload"], LlamaCppBuild(**info["build"])
     except Exception:
-        return _version("llama-cpp-python"), None, None
+        pass
+    return _version("llama-cpp-python"), None, None
 
 
 def collect(bandwidth: Bandwidth | None, include_host: bool) -> SystemInfo:
-    hw = _hardware()
     commit, dirty = git_state()
     llama_version, offload, build = llama_cpp_facts()
     return SystemInfo(
@@ -86,20 +69,26 @@ def collect(bandwidth: Bandwidth | None, include_host: bool) -> SystemInfo:
         harness_version=__version__,
         git_commit=commit,
         git_dirty=dirty,
-        cpu_model=hw.get("cpu_model"),
-        cpu_cores_physical=hw.get("cpu_cores_physical"),
-        cpu_cores_logical=hw.get("cpu_cores_logical"),
-        ram_bytes=hw.get("ram_bytes"),
-        gpus=[GpuInfo(**g) for g in hw.get("gpus") or []],
+        cpu_model=cpu_model(),
+        cpu_cores_physical=physical_cores(),
+        cpu_cores_logical=logical_cores(),
+        ram_bytes=ram_bytes()[0],
+        gpus=detect_gpus(),  # the card's name, VRAM and driver go into the file; free memory does not
         llama_cpp_version=llama_version,
         llama_cpp_gpu_offload=offload,
         llama_cpp_build=build,
         backend_versions={
-            "llama-cpp-python": llama_version, "ollama (client)": _version("ollama"), "httpx": _version("httpx"),
-            "dspy": _version("dspy"), "faiss-cpu": _version("faiss-cpu"), "numpy": _version("numpy"),
+            "llama-cpp-python": llama_version,
+            "ollama (client)": _version("ollama"),
+            "httpx": _version("httpx"),
+            "dspy": _version("dspy"),
+            "faiss-cpu": _version("faiss-cpu"),
+            "numpy": _version("numpy"),
         },
         bandwidth=bandwidth,
-        host=HostInfo(hostname=socket.gethostname(), user=getpass.getuser(), home=str(Path.home())) if include_host else None,
+        host=HostInfo(hostname=socket.gethostname(), user=getpass.getuser(), home=str(Path.home()))
+        if include_host
+        else None,
     )
 
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
 from harness.backends.base import Backend, Completion
 from harness.bench.energy import EnergyMeter, not_available_note
@@ -95,7 +96,7 @@ class Streamed:
 def stream_timed(backend: Backend, prompt: str, n_gen: int, seed: int) -> Streamed:
     """A raw-prompt stream where the backend has one (llama.cpp), else a chat stream (servers).
     One piece per token, except where a multi-byte character or a possible stop string held one back."""
-    kw = {"max_tokens": n_gen, "temperature": 0.0, "seed": seed}
+    kw: dict[str, Any] = {"max_tokens": n_gen, "temperature": 0.0, "seed": seed}
     t0 = time.perf_counter()
     raw = getattr(backend, "stream_complete", None)
     chunks = raw(prompt, **kw) if raw else backend.stream([{"role": "user", "content": prompt}], **kw)
@@ -112,7 +113,8 @@ def stream_timed(backend: Backend, prompt: str, n_gen: int, seed: int) -> Stream
 
 def _depth_point(depth: int, n_gen: int, runs: list[Streamed]) -> DepthPoint:
     return DepthPoint(
-        depth=depth, n_gen=n_gen,
+        depth=depth,
+        n_gen=n_gen,
         prompt_tokens=summarize([r.completion.prompt_tokens for r in runs], "tokens"),
         decode_tok_s=summarize([r.decode_tok_s for r in runs], "tok/s"),
         itl_ms=quantiles([g for r in runs for g in r.gaps_ms], "ms"),
@@ -136,7 +138,9 @@ def _energy(meter: EnergyMeter | None, pp: _EnergyTally, tg: _EnergyTally) -> En
     if not meter.sources:
         return Energy(note=not_available_note(meter))
     return Energy(
-        sources=meter.sources, pp_j_per_token=pp.per_token(), tg_j_per_token=tg.per_token(),
+        sources=meter.sources,
+        pp_j_per_token=pp.per_token(),
+        tg_j_per_token=tg.per_token(),
         tg_tok_per_s_per_w=tg.tokens / tg.joules if tg.joules > 0 else None,
         tg_mean_w=tg.joules / tg.seconds if tg.seconds > 0 and tg.joules > 0 else None,
         note="; ".join(meter.notes) or None,
@@ -189,11 +193,14 @@ def run_throughput(
         return backend.complete(tg_prompt(rng), max_tokens=tg, temperature=0.0, seed=seed)
 
     def pair_test(n_prompt: int, n_gen: int) -> Callable[[], Completion]:
-        return lambda: backend.complete(make_prompt(backend, n_prompt, rng), max_tokens=n_gen, temperature=0.0, seed=seed)
+        return lambda: backend.complete(
+            make_prompt(backend, n_prompt, rng), max_tokens=n_gen, temperature=0.0, seed=seed
+        )
 
     def depth_test(depth: int) -> Callable[[], Streamed]:
-        return lambda: stream_timed(backend, tg_prompt(rng) if depth == 0 else make_prompt(backend, depth, rng),
-                                    depth_gen, seed)
+        return lambda: stream_timed(
+            backend, tg_prompt(rng) if depth == 0 else make_prompt(backend, depth, rng), depth_gen, seed
+        )
 
     tests = [pp_test, tg_test, *(pair_test(p, g) for p, g in pairs)]
     streamed_tests = [depth_test(d) for d in depths]
@@ -230,14 +237,24 @@ def run_throughput(
         tg_generated_tokens=summarize([s.generated for s in tg_samples], "tokens"),
         pairs=points,
         depths=[_depth_point(d, depth_gen, runs) for d, runs in zip(depths, streamed)],
-        trace=[TokenTrace(depth=d, repetition=i, token_ms=[round(t * 1000, 3) for t in r.token_s])
-               for d, runs in zip(depths, streamed) for i, r in enumerate(runs)] if trace else None,
+        trace=[
+            TokenTrace(depth=d, repetition=i, token_ms=[round(t * 1000, 3) for t in r.token_s])
+            for d, runs in zip(depths, streamed)
+            for i, r in enumerate(runs)
+        ]
+        if trace
+        else None,
         energy=_energy(energy, tallies[0], tallies[1]),
     )
 
 
-def needed_ctx(pp: int, tg: int, pairs: tuple[tuple[int, int], ...], depths: tuple[int, ...] = (),
-               depth_gen: int = DEFAULT_DEPTH_GEN) -> int:
+def needed_ctx(
+    pp: int,
+    tg: int,
+    pairs: tuple[tuple[int, int], ...],
+    depths: tuple[int, ...] = (),
+    depth_gen: int = DEFAULT_DEPTH_GEN,
+) -> int:
     """Smallest n_ctx (multiple of 256) that holds the longest prompt + generation."""
     need = max([pp + 1, 32 + tg] + [p + g for p, g in pairs] + [d + 32 + depth_gen for d in depths]) + 16
     return -(-need // 256) * 256
@@ -252,8 +269,9 @@ def parse_depths(text: str) -> tuple[int, ...]:
             raise ValueError
         return depths
     except ValueError:
-        raise HarnessError(f"--depths {text!r} is not a list of token counts >= 0",
-                           "write e.g. --depths 0,512,1024,2048,4096") from None
+        raise HarnessError(
+            f"--depths {text!r} is not a list of token counts >= 0", "write e.g. --depths 0,512,1024,2048,4096"
+        ) from None
 
 
 def parse_pairs(text: str) -> tuple[tuple[int, int], ...]:
@@ -265,4 +283,6 @@ def parse_pairs(text: str) -> tuple[tuple[int, int], ...]:
             raise ValueError
         return pairs  # type: ignore[return-value]
     except ValueError:
-        raise HarnessError(f"--pairs {text!r} is not a list of PROMPT:GEN pairs", "write e.g. --pairs 64:128,512:128") from None
+        raise HarnessError(
+            f"--pairs {text!r} is not a list of PROMPT:GEN pairs", "write e.g. --pairs 64:128,512:128"
+        ) from None

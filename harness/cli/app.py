@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from typing import Any
 
 import typer
 
@@ -35,9 +36,11 @@ def _root(
 
 def _register_commands() -> None:
     # Each module adds its commands; none of them imports llama_cpp/dspy/faiss at module level.
-    from harness.cli import bench, dev, doctor, labs, models, run
+    # One way for all: each module's register(app) adds its commands as app.command(NAME)(NAME_cmd) and
+    # its groups (models, dev) as app.add_typer; --help lists them in this order.
+    from harness.cli import bench, dev, doctor, labs, leaderboard, models, run
 
-    for module in (run, models, doctor, labs, dev, bench):
+    for module in (run, models, doctor, labs, dev, bench, leaderboard):
         module.register(app)
 
 
@@ -101,6 +104,7 @@ def _main() -> None:
 
         # typer >= 0.20 raises its vendored click's exceptions (typer._click), not click's
         if isinstance(e, click.ClickException) or type(e).__module__.startswith("typer._click"):
-            e.show()
-            sys.exit(e.exit_code)
+            usage_error: Any = e  # either click's ClickException or typer's vendored copy of it
+            usage_error.show()
+            sys.exit(usage_error.exit_code)
         raise

@@ -3,45 +3,97 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
-from harness.backends import catalog
 from harness.cli.common import (
-    EmbedBackendOpt, JsonOpt, PrefixCacheOpt, apply_prefix_cache, emit_json, err_console, on_interrupt, out_console,
+    BackendsOpt,
+    BaseUrlsOpt,
+    DevicesOpt,
+    EmbedBackendOpt,
+    JsonOpt,
+    LimitOpt,
+    PrefixCacheOpt,
+    SeedOpt,
+    ThreadCountsOpt,
+    apply_prefix_cache,
+    emit_json,
+    err_console,
+    on_interrupt,
+    out_console,
 )
 
 
-def bench(
-    labs: List[str] = typer.Option(..., "--labs", help="Lab ids (repeatable or comma-separated), 'throughput', or 'all'."),
-    model: List[str] = typer.Option(["smollm2-135m"], "--model", help="Model lock name (repeatable)."),
-    backend: List[str] = typer.Option([catalog.DEFAULT_BACKEND], "--backend", help=f"{catalog.choices_help()} (repeatable)."),
-    embed_backend: Optional[str] = EmbedBackendOpt,
-    base_url: List[str] = typer.Option([], "--base-url", help="Server URL: BACKEND=URL (repeatable), or a bare URL with one server backend (else OLLAMA_HOST / HARNESS_OPENAI_BASE_URL)."),
-    device: List[str] = typer.Option(["auto"], "--device", help="cpu | gpu | auto (repeatable)."),
+def bench_cmd(
+    labs: list[str] = typer.Option(
+        ..., "--labs", metavar="LAB[,LAB]", help="Lab ids (repeatable or comma-separated), 'throughput', or 'all'."
+    ),
+    model: list[str] = typer.Option(["smollm2-135m"], "--model", metavar="NAME", help="Model lock name (repeatable)."),
+    backend: list[str] = BackendsOpt,
+    embed_backend: str | None = EmbedBackendOpt,
+    base_url: list[str] = BaseUrlsOpt,
+    device: list[str] = DevicesOpt,
     repetitions: int = typer.Option(3, "--repetitions", min=1, help="Measured repetitions of each throughput test."),
-    warmup: int = typer.Option(1, "--warmup", min=0, help="Unmeasured warm-up runs before the repetitions."),
-    lab_repetitions: int = typer.Option(1, "--lab-repetitions", min=1, help="Graded runs of each lab (accuracy is deterministic at temperature 0)."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="At most this many items per lab."),
-    seed: int = typer.Option(0, "--seed"),
-    threads: List[str] = typer.Option([], "--threads", metavar="N[,N]", help="CPU threads for the model; several (1,2 or repeated) make threads a matrix dimension."),
-    embed_quant: List[str] = typer.Option([], "--embed-quant", metavar="TYPE[,TYPE]", help="The embedding model's quantisations for labs with one, e.g. F16,Q8_0,Q4_0 (F16: the pinned file; others made with llama.cpp's quantiser)."),
+    warmup: int = typer.Option(
+        1, "--warmup", min=0, help="Unmeasured warm-up runs before the repetitions (first-call effects, page faults)."
+    ),
+    lab_repetitions: int = typer.Option(
+        1,
+        "--lab-repetitions",
+        min=1,
+        help="Graded runs of each lab (accuracy is deterministic at temperature 0; the latency spread comes from the items within a run).",
+    ),
+    limit: int | None = LimitOpt,
+    seed: int = SeedOpt,
+    threads: list[str] = ThreadCountsOpt,
+    embed_quant: list[str] = typer.Option(
+        [],
+        "--embed-quant",
+        metavar="TYPE[,TYPE]",
+        help="The embedding model's quantisations for labs with one, e.g. F16,Q8_0,Q4_0 (F16: the pinned file; others made with llama.cpp's quantiser; llama-cpp embeddings only).",
+    ),
     pp: int = typer.Option(512, "--pp", min=1, help="Prompt tokens of the prefill test (pp512 by default)."),
     tg: int = typer.Option(128, "--tg", min=1, help="Generated tokens of the decode test (tg128 by default)."),
-    pairs: str = typer.Option("64:128,512:128,1024:32", "--pairs", help="PROMPT:GEN pairs timed with TTFT."),
-    depths: str = typer.Option("0", "--depths", help="Tokens already in the KV cache before a streamed, per-token timed generation (llama-bench -d), e.g. 0,512,1024,2048,4096."),
+    pairs: str = typer.Option(
+        "64:128,512:128,1024:32",
+        "--pairs",
+        metavar="P:G,...",
+        help="LocalScore-like PROMPT:GEN pairs, timed with TTFT.",
+    ),
+    depths: str = typer.Option(
+        "0",
+        "--depths",
+        metavar="D,...",
+        help="Tokens already in the KV cache before a streamed, per-token timed generation (llama-bench -d), e.g. 0,512,1024,2048,4096: decode tok/s and ITL p50/p95/p99 per depth.",
+    ),
     depth_gen: int = typer.Option(32, "--depth-gen", min=2, help="Tokens generated at each depth."),
-    trace: bool = typer.Option(False, "--trace", help="Keep every streamed token's time in the result file (else only the summary)."),
+    trace: bool = typer.Option(
+        False, "--trace", help="Keep every streamed token's time in the result file (else only the summary)."
+    ),
     output: Path = typer.Option(..., "-o", "--output", help="Result JSON to write."),
-    shard: Optional[str] = typer.Option(None, "--shard", help="i/n: run only this machine's share of the matrix."),
-    include_host: bool = typer.Option(False, "--include-host", help="Record host name, user and home path (off: files are meant to be shared)."),
-    host_probe: bool = typer.Option(True, "--host-probe/--no-host-probe", help="Time a short fixed decode before and after each cell, so compare can tell host drift from a real difference."),
+    shard: str | None = typer.Option(
+        None,
+        "--shard",
+        metavar="i/n",
+        help='Run only the i-th of n shares of the matrix (docs/benchmarks.md, "Sharding").',
+    ),
+    include_host: bool = typer.Option(
+        False, "--include-host", help="Record host name, user and home path (off: files are meant to be shared)."
+    ),
+    host_probe: bool = typer.Option(
+        True,
+        "--host-probe/--no-host-probe",
+        help='Time a short fixed decode before and after each cell, so compare can tell host drift from a real difference (docs/benchmarks.md, "Host drift").',
+    ),
     prefix_cache: bool = PrefixCacheOpt,
-    recommend: bool = typer.Option(False, "--recommend", help="At the end, print per lab the accuracy-vs-speed frontier and the configuration to run."),
+    recommend: bool = typer.Option(
+        False,
+        "--recommend",
+        help="At the end, print per lab the accuracy-vs-speed frontier and the configuration to run (also `harness compare --recommend`).",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Run labs x models x backends x devices [x threads] [x embedding quantisations] and write one result file."""
+    """Run labs x models x backends x devices (x threads, x embedding quantisations when given) and write one result file."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from harness.backends.http_common import export_base_urls
@@ -49,30 +101,46 @@ def bench(
     from harness.bench.matrix import dimensions_text, expand, parse_shard, shard_cells
     from harness.bench.runner import BenchOptions, matrix_spec, resolve_labs, run_bench
     from harness.bench.throughput import parse_depths, parse_pairs
-    from harness.errors import HarnessError
 
     export_base_urls(backend, base_url)  # the cells' child processes inherit it
     apply_prefix_cache(prefix_cache)  # lab cells only: the throughput cell is always cold
-    bad = [d for d in device if d not in ("cpu", "gpu", "auto")]
-    if bad:
-        raise HarnessError(f"--device {bad[0]!r} is not one of cpu, gpu, auto", "write --device cpu, --device gpu or --device auto")
     from harness.bench.embed_quant import parse_quants
 
     thread_counts = _parse_threads(threads)
     opts = BenchOptions(
-        labs=resolve_labs(labs), models=model, backends=backend, devices=device,
-        repetitions=repetitions, warmup=warmup, lab_repetitions=lab_repetitions, limit=limit, seed=seed,
+        labs=resolve_labs(labs),
+        models=model,
+        backends=backend,
+        devices=device,
+        repetitions=repetitions,
+        warmup=warmup,
+        lab_repetitions=lab_repetitions,
+        limit=limit,
+        seed=seed,
         threads=thread_counts[0] if len(thread_counts) == 1 else None,
-        thread_counts=tuple(thread_counts) if len(thread_counts) > 1 else (), embed_quants=tuple(parse_quants(embed_quant)),
-        shard=parse_shard(shard) if shard else None, include_host=include_host,
-        pp=pp, tg=tg, pairs=parse_pairs(pairs), host_probe=host_probe,
-        depths=parse_depths(depths), depth_gen=depth_gen, trace=trace, embed_backend=embed_backend,
+        thread_counts=tuple(thread_counts) if len(thread_counts) > 1 else (),
+        embed_quants=tuple(parse_quants(embed_quant)),
+        shard=parse_shard(shard) if shard else None,
+        include_host=include_host,
+        pp=pp,
+        tg=tg,
+        pairs=parse_pairs(pairs),
+        host_probe=host_probe,
+        depths=parse_depths(depths),
+        depth_gen=depth_gen,
+        trace=trace,
+        embed_backend=embed_backend,
     )
     n_cells = len(shard_cells(expand(matrix_spec(opts)), opts.shard))
     con = out_console(as_json)
     with Progress(
-        TextColumn("[bold]bench[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-        TimeElapsedColumn(), console=con, transient=as_json,
+        TextColumn("[bold]bench[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=con,
+        transient=as_json,
     ) as progress:
         task = progress.add_task("measuring memory bandwidth", total=n_cells)
         on_interrupt(f"bench stopped before its first cell (of {n_cells}); no result file was written")
@@ -83,8 +151,10 @@ def bench(
             label = escape(f"{cell.lab} · {cell.model} · {cell.backend} · {cell.device}{dimensions_text(cell)}")
             if phase == "start":
                 done = f"after cell {i} of {n}" if i else f"in its first cell of {n}"
-                on_interrupt(f"bench stopped {done} (cell {i + 1}, {cell.lab} on {cell.model}, was ended with its "
-                             f"processes); no result file was written")
+                on_interrupt(
+                    f"bench stopped {done} (cell {i + 1}, {cell.lab} on {cell.model}, was ended with its "
+                    f"processes); no result file was written"
+                )
                 progress.update(task, description=label)
             else:
                 progress.advance(task)
@@ -101,8 +171,15 @@ def bench(
 
         lab_frontiers = frontiers([result], [str(output)])
     if as_json:
-        emit_json({"output": str(output), "cells": len(result.runs), "failed": len(failed), "result": result.model_dump(mode="json")}
-                  | ({"frontier": [f.to_dict() for f in lab_frontiers]} if lab_frontiers is not None else {}))
+        emit_json(
+            {
+                "output": str(output),
+                "cells": len(result.runs),
+                "failed": len(failed),
+                "result": result.model_dump(mode="json"),
+            }
+            | ({"frontier": [f.to_dict() for f in lab_frontiers]} if lab_frontiers is not None else {})
+        )
     else:
         _print_summary(con, result)
         con.print(f"wrote {output} ({len(result.runs)} cells, {len(failed)} failed)", highlight=False)
@@ -120,7 +197,10 @@ def _parse_threads(values: list[str]) -> list[int]:
         if not v:
             continue
         if not v.isdigit() or int(v) < 1:
-            raise HarnessError(f"--threads {v!r} is not a whole number of at least 1", "write e.g. --threads 2, or --threads 1,2 for both")
+            raise HarnessError(
+                f"--threads {v!r} is not a whole number of at least 1",
+                "write e.g. --threads 2, or --threads 1,2 for both",
+            )
         out.append(int(v))
     return list(dict.fromkeys(out))
 
@@ -161,36 +241,60 @@ def _print_summary(con, result) -> None:
             )
             if tp.energy and tp.energy.sources:
                 en = tp.energy
-                figures = [f"tg {en.tg_j_per_token:.3g} J/token" if en.tg_j_per_token else None,
-                           f"{en.tg_tok_per_s_per_w:.3g} tok/s per W" if en.tg_tok_per_s_per_w else None,
-                           f"{en.tg_mean_w:.3g} W mean" if en.tg_mean_w else None,
-                           f"pp {en.pp_j_per_token:.3g} J/token" if en.pp_j_per_token else None]
-                con.print(f"    energy ({', '.join(en.sources)}): {', '.join(f for f in figures if f) or 'no figure'}", highlight=False)
+                figures = [
+                    f"tg {en.tg_j_per_token:.3g} J/token" if en.tg_j_per_token else None,
+                    f"{en.tg_tok_per_s_per_w:.3g} tok/s per W" if en.tg_tok_per_s_per_w else None,
+                    f"{en.tg_mean_w:.3g} W mean" if en.tg_mean_w else None,
+                    f"pp {en.pp_j_per_token:.3g} J/token" if en.pp_j_per_token else None,
+                ]
+                con.print(
+                    f"    energy ({', '.join(en.sources)}): {', '.join(f for f in figures if f) or 'no figure'}",
+                    highlight=False,
+                )
             elif tp.energy and tp.energy.note:
                 con.print(f"    {escape(tp.energy.note)}", highlight=False)
             for d in tp.depths:
                 q = d.itl_ms
-                itl = f"ITL p50/p95/p99 {q.p50:.1f}/{q.p95:.1f}/{q.p99:.1f} ms" if q.n else "no ITL (fewer than 2 tokens)"
+                itl = (
+                    f"ITL p50/p95/p99 {q.p50:.1f}/{q.p95:.1f}/{q.p99:.1f} ms" if q.n else "no ITL (fewer than 2 tokens)"
+                )
                 con.print(f"    depth {d.depth}: decode {_rate(d.decode_tok_s)}, {itl}", highlight=False)
         elif run.lab:
             crit = ", ".join(f"{escape(c.name)}={c.value:.3g}" for c in run.lab.criteria if c.value is not None)
-            con.print(f"[green]✓[/] {label}: {'passed' if run.lab.passed else 'not passed'} {crit} ({run.wall_s:.0f} s)", highlight=False)
+            con.print(
+                f"[green]✓[/] {label}: {'passed' if run.lab.passed else 'not passed'} {crit} ({run.wall_s:.0f} s)",
+                highlight=False,
+            )
     probes = [r.host_probe.mean for r in result.runs if r.host_probe and r.host_probe.mean]
     if probes:
         drift = max(probes) / min(probes) - 1
-        con.print(f"host probe: {min(probes):.1f}-{max(probes):.1f} tok/s around the {len(probes)} cells "
-                  f"({drift:.0%} apart{': the machine drifted during this run' if drift > 0.10 else ''})", highlight=False)
+        con.print(
+            f"host probe: {min(probes):.1f}-{max(probes):.1f} tok/s around the {len(probes)} cells "
+            f"({drift:.0%} apart{': the machine drifted during this run' if drift > 0.10 else ''})",
+            highlight=False,
+        )
     for system in result.systems.values():
         if system.host_probe_note:
-            con.print(f"[yellow]{escape(system.host_probe_note)}[/]: harness compare cannot tell host drift in this file", highlight=False)
+            con.print(
+                f"[yellow]{escape(system.host_probe_note)}[/]: harness compare cannot tell host drift in this file",
+                highlight=False,
+            )
 
 
 def compare_cmd(
-    files: List[Path] = typer.Argument(..., help="Result files; ratios are to the first."),
+    files: list[Path] = typer.Argument(..., help="Result files; ratios are to the first."),
     markdown: bool = typer.Option(False, "--markdown", help="A Markdown table (for issues and READMEs)."),
-    html_out: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML report here."),
-    by_backend: bool = typer.Option(False, "--by-backend", help="One column per backend of each file (e.g. one `bench --backend A --backend B` file)."),
-    recommend: bool = typer.Option(False, "--recommend", help="Per lab: the accuracy-vs-speed frontier over all files and the configuration to run (paired McNemar test)."),
+    html_out: Path | None = typer.Option(None, "--html", help="Also write a self-contained HTML report here."),
+    by_backend: bool = typer.Option(
+        False,
+        "--by-backend",
+        help="One column per backend of each file (e.g. one `bench --backend A --backend B` file).",
+    ),
+    recommend: bool = typer.Option(
+        False,
+        "--recommend",
+        help="Per lab: the accuracy-vs-speed frontier over all files and the configuration to run (paired McNemar test).",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Compare result files side by side: ratios, and marks where a difference exceeds the noise."""
@@ -213,8 +317,11 @@ def compare_cmd(
 
         lab_frontiers = frontiers(results, names)
     if as_json:
-        emit_json(cmp.to_dict() | ({"html": str(html_out)} if html_out else {})
-                  | ({"frontier": [f.to_dict() for f in lab_frontiers]} if lab_frontiers is not None else {}))
+        emit_json(
+            cmp.to_dict()
+            | ({"html": str(html_out)} if html_out else {})
+            | ({"frontier": [f.to_dict() for f in lab_frontiers]} if lab_frontiers is not None else {})
+        )
         return
     con = out_console(False)
     if markdown:
@@ -246,7 +353,7 @@ def compare_cmd(
 
 
 def merge_cmd(
-    files: List[Path] = typer.Argument(..., help="Shard result files of one matrix."),
+    files: list[Path] = typer.Argument(..., help="Shard result files of one matrix."),
     output: Path = typer.Option(..., "-o", "--output", help="Merged result JSON to write."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -265,9 +372,6 @@ def merge_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("bench")(bench)
+    app.command("bench")(bench_cmd)
     app.command("compare")(compare_cmd)
     app.command("merge")(merge_cmd)
-    from harness.cli.leaderboard import leaderboard_cmd
-
-    app.command("leaderboard")(leaderboard_cmd)

@@ -1,18 +1,18 @@
-"""`harness dev check`: lint the curriculum, then run every starter (must fail) and reference (must pass)."""
+"""`harness dev check`: lint the curriculum, then grade every starter (must fail), reference (must pass)
+and wrong solution (must fail on its declared criteria): harness/labs/curriculum.py."""
 
 from __future__ import annotations
 
 import ast
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
 
 from harness.cli.common import JsonOpt, emit_json, out_console
 from harness.errors import LabError
+from harness.labs.curriculum import RunResult, check_lab, folder_problems
+from harness.labs.grader_settings import grader_settings_problems
 
 dev_app = typer.Typer(help="Commands for lab authors.", no_args_is_help=True)
 
@@ -60,6 +60,8 @@ def lint_lab(spec) -> list[str]:
                 problems.append("grader.py does not define grade(solution, ctx)")
         except SyntaxError as e:
             problems.append(f"grader.py does not parse: {e}")
+    problems.extend(folder_problems(spec))
+    problems.extend(grader_settings_problems(spec))  # lab.toml's [grader] against grader.py's Settings
     data = d / "data"
     if data.is_dir():
         files = [p for p in data.rglob("*") if p.is_file() and p.name not in META_FILES and not p.name.startswith(".")]
@@ -83,7 +85,8 @@ def lint_curriculum(root: Path | None = None) -> dict[str, list[str]]:
             specs.append(load_spec(toml))
         except LabError as e:
             problems[toml.parent.name] = [e.message]
-    seen_ids, seen_orders = {}, {}
+    seen_ids: dict[str, str] = {}  # id -> folder
+    seen_orders: dict[int, str] = {}  # order -> id
     for s in specs:
         problems.setdefault(s.id, [])
         if s.id in seen_ids:
@@ -98,14 +101,19 @@ def lint_curriculum(root: Path | None = None) -> dict[str, list[str]]:
 
 @dev_app.command("check")
 def cmd_dev_check(
-    fast: bool = typer.Option(False, "--fast", help="Lint only; do not run starters and references."),
-    lab: Optional[list[str]] = typer.Option(None, "--lab", help="Only these labs (repeatable)."),
+    fast: bool = typer.Option(
+        False, "--fast", help="Lint only; do not grade starters, references and wrong solutions."
+    ),
+    lab: list[str] | None = typer.Option(None, "--lab", help="Only these labs (repeatable)."),
     backend: str = typer.Option("llama-cpp", "--backend"),
     device: str = typer.Option("auto", "--device"),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the model."),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads for the model."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Lint the curriculum; without --fast also grade each starter (must fail) and reference (must pass)."""
+    """Lint the curriculum; without --fast also grade each starter (must fail), reference (must pass, also on
+    its [dev] reference_datasets) and wrong solution (must fail on its [[dev.wrong]] must_fail criteria)."""
+    from harness.labs.spec import get_lab
+
     con = out_console(as_json)
     problems = lint_curriculum()
     if lab:
@@ -114,48 +122,58 @@ def cmd_dev_check(
             raise LabError(f"no lab called {', '.join(unknown)}", f"available labs: {', '.join(sorted(problems))}")
         problems = {k: v for k, v in problems.items() if k in lab}
     runs: dict[str, dict] = {}
+    rows: list[RunResult] = []
     if not fast:
-        from harness.labs.check import run_check
-
         for lab_id, lab_problems in problems.items():
             if lab_problems:
                 continue  # a lab that does not lint is not worth a model run
-            con.print(f"[dim]{lab_id}: grading starter and reference ...[/]")
-            with tempfile.TemporaryDirectory(prefix="harness-dev-check-") as tmp:
-                # graded from a scratch copy, as a learner's workspace file would be
-                copy = Path(tmp) / "starter.py"
-                shutil.copy2(_starter_path(lab_id), copy)
-                starter = run_check(lab_id, copy, backend=backend, device=device, threads=threads)
-            ref = run_check(lab_id, reference=True, backend=backend, device=device, threads=threads)
-            runs[lab_id] = {"starter_passed": starter.passed, "starter_error": starter.error.kind if starter.error else None,
-                            "reference_passed": ref.passed, "reference_wall_s": ref.wall_s,
-                            "reference_error": ref.error.message if ref.error else None}
-            if starter.passed:
-                lab_problems.append("the starter PASSES the grader (it must fail)")
-            if starter.error and starter.error.kind == "internal":
-                lab_problems.append(f"the starter hits a grader bug: {starter.error.message}")
-            if not ref.passed:
-                failed = [c.name for c in ref.criteria if not c.passed]
-                why = ref.error.message if ref.error else f"criteria failed: {', '.join(failed)}"
-                lab_problems.append(f"the reference FAILS: {why}")
+            spec = get_lab(lab_id)
+            con.print(
+                f"[dim]{lab_id}: grading the starter, the reference and {len(spec.dev.wrong)} wrong solution(s) ...[/]"
+            )
+            results = check_lab(
+                spec,
+                on_result=lambda r: con.print(f"[dim]  {r.run}: {'ok' if r.ok else 'PROBLEMS'} ({r.wall_s:.1f} s)[/]"),
+                backend=backend,
+                device=device,
+                threads=threads,
+            )
+            rows.extend(results)
+            lab_problems.extend(f"{r.run}: {p}" for r in results for p in r.problems)
+            starter, ref = results[0], results[1]
+            runs[lab_id] = {
+                "starter_passed": starter.passed,
+                "reference_passed": ref.passed,
+                "reference_wall_s": ref.wall_s,
+                "runs": [r.model_dump() for r in results],
+            }
     ok = not any(problems.values())
     if as_json:
         emit_json({"ok": ok, "problems": problems, "runs": runs})
     else:
-        table = Table(title="curriculum check" + (" (lint only)" if fast else ""))
-        for col in ("lab", "result", "problems"):
-            table.add_column(col, overflow="fold")
-        for lab_id, ps in problems.items():
-            extra = f" (reference {runs[lab_id]['reference_wall_s']:.1f} s)" if lab_id in runs else ""
-            table.add_row(lab_id, ("[green]ok[/]" if not ps else "[red]problems[/]") + extra, "\n".join(ps))
-        con.print(table)
+        con.print(_table(problems, rows, fast))
     raise typer.Exit(0 if ok else 1)
 
 
-def _starter_path(lab_id: str) -> Path:
-    from harness.labs.spec import get_lab
+def _table(problems: dict[str, list[str]], rows: list[RunResult], fast: bool) -> Table:
+    """One row per lab's lint, then one per graded run: lab, run, result, wall s, problems."""
+    table = Table(title="curriculum check" + (" (lint only)" if fast else ""))
+    for col in ("lab", "run", "result", "wall s", "problems"):
+        table.add_column(col, overflow="fold", justify="right" if col == "wall s" else "left", no_wrap=col == "run")
 
-    return get_lab(lab_id).starter_path
+    def mark(ok: bool) -> str:
+        return "[green]ok[/]" if ok else "[red]problems[/]"
+
+    graded = {r.lab for r in rows}
+    for lab_id, ps in problems.items():
+        lint = [] if lab_id in graded else ps  # a lab is graded only when it lints clean
+        table.add_row(lab_id, "lint", mark(not lint), "", "\n".join(lint))
+        for r in (r for r in rows if r.lab == lab_id):
+            verdict = "" if r.passed is None else (" (passes)" if r.passed else " (fails)")  # the grader's verdict
+            table.add_row("", r.run, mark(r.ok) + verdict, f"{r.wall_s:.1f}", "\n".join(r.problems))
+        if not fast and lab_id not in graded:
+            table.add_row("", "graded runs", "[yellow]skipped[/]", "", "the lab does not lint")
+    return table
 
 
 def register(app: typer.Typer) -> None:

@@ -41,8 +41,11 @@ def supervise(argv: list[str]) -> int:
         try:
             # the child dies with the supervisor, even a SIGKILLed one (harness/procs.py); its
             # preexec_fn also unblocks the held signals, which would survive exec
-            holder.append(subprocess.Popen([sys.executable, "-m", "harness", *argv], env=env,
-                                           preexec_fn=die_with_parent_preexec()))
+            holder.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "harness", *argv], env=env, preexec_fn=die_with_parent_preexec()
+                )
+            )
         finally:
             release()
         proc = holder[0]

@@ -5,28 +5,40 @@ from __future__ import annotations
 import time
 import warnings
 from pathlib import Path
-from typing import Optional
+from typing import Any
 
 import typer
 from rich.table import Table
 
-from harness.backends import catalog
 from harness.cli.common import (
-    EmbedBackendOpt, JsonOpt, PrefixCacheOpt, apply_prefix_cache, emit_json, err_console, on_interrupt, out_console,
+    BackendOpt,
+    BaseUrlOpt,
+    DeviceOpt,
+    EmbedBackendOpt,
+    JsonOpt,
+    LabModelOpt,
+    LimitOpt,
+    PrefixCacheOpt,
+    SeedOpt,
+    ThreadsOpt,
+    apply_prefix_cache,
+    emit_json,
+    err_console,
+    on_interrupt,
+    out_console,
 )
 from harness.errors import LabError
 
 PROGRESS_INTERVAL_ENV = "HARNESS_PROGRESS_INTERVAL_S"  # seconds between "still running" lines (default 10)
 
 DirOpt = typer.Option(None, "--dir", help="Workspace folder (default ./labs-workspace/<id>/).")
-# check and watch grade the same way: one definition of each option they share
-ModelOpt = typer.Option(None, "--model", help="Chat model (default: the lab's).")
-BackendOpt = typer.Option(catalog.DEFAULT_BACKEND, "--backend", help=catalog.choices_help() + ".")
-BaseUrlOpt = typer.Option(None, "--base-url", help=catalog.base_url_help())
-DeviceOpt = typer.Option("auto", "--device", help="auto | cpu | gpu.")
-LimitOpt = typer.Option(None, "--limit", help="At most this many items.")
-SeedOpt = typer.Option(0, "--seed")
-ThreadsOpt = typer.Option(None, "--threads", help="CPU threads for the model.")
+# check and watch grade the same way (the model options are harness/cli/common.py's)
+TimeoutOpt = typer.Option(
+    None,
+    "--timeout",
+    min=1,
+    help="Seconds before the check is stopped (default: the lab's limit; raise it on a slow machine).",
+)
 
 
 def _progress():
@@ -45,7 +57,7 @@ def _warn_to(console):
     warnings.showwarning = show
 
 
-def cmd_labs(as_json: bool = JsonOpt) -> None:
+def labs_cmd(as_json: bool = JsonOpt) -> None:
     """The curriculum and your progress in each lab."""
     from harness.labs.spec import discover
 
@@ -53,16 +65,21 @@ def cmd_labs(as_json: bool = JsonOpt) -> None:
     _warn_to(con)
     specs = discover()
     progress = _progress().load().labs
-    rows = []
+    rows: list[dict[str, Any]] = []
     for s in specs:
         p = progress.get(s.id)
-        rows.append({
-            "order": s.order, "id": s.id, "title": s.title, "outcome": s.outcome,
-            "state": p.state if p else "not started",
-            "best_score": p.best_score if p else None,
-            "hints_shown": p.hints_shown if p else 0,
-            "time_budget_min": s.time_budget_min,
-        })
+        rows.append(
+            {
+                "order": s.order,
+                "id": s.id,
+                "title": s.title,
+                "outcome": s.outcome,
+                "state": p.state if p else "not started",
+                "best_score": p.best_score if p else None,
+                "hints_shown": p.hints_shown if p else 0,
+                "time_budget_min": s.time_budget_min,
+            }
+        )
     if as_json:
         emit_json({"labs": rows})
         return
@@ -85,9 +102,9 @@ def cmd_labs(as_json: bool = JsonOpt) -> None:
     con.print("Start one with [bold]harness start <id>[/], then [bold]harness check <id>[/].")
 
 
-def cmd_start(
+def start_cmd(
     lab: str = typer.Argument(..., help="Lab id, e.g. first-tokens."),
-    dir: Optional[Path] = DirOpt,
+    dir: Path | None = DirOpt,
     force: bool = typer.Option(False, "--force", help="Replace edited work (kept as a .bak copy)."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -101,8 +118,15 @@ def cmd_start(
     res = workspace.start(spec, dir, force=force)
     _progress().record_start(spec.id, res.workspace)
     if as_json:
-        emit_json({"lab": spec.id, "solution": str(res.solution), "readme": str(res.readme),
-                   "replaced": res.replaced, "backup": str(res.backup) if res.backup else None})
+        emit_json(
+            {
+                "lab": spec.id,
+                "solution": str(res.solution),
+                "readme": str(res.readme),
+                "replaced": res.replaced,
+                "backup": str(res.backup) if res.backup else None,
+            }
+        )
         return
     con.print(f"[bold]{spec.title}[/]\n{spec.outcome}\n")
     if res.backup:
@@ -115,8 +139,10 @@ def cmd_start(
 def _print_report(con, r) -> None:
     status = "[bold green]PASSED[/]" if r.passed else "[bold red]FAILED[/]"
     con.print(f"{status}  {r.lab} (v{r.lab_version}) - {r.title}")
-    con.print(f"[dim]solution {r.solution} | model {r.model} | backend {r.backend} | device {r.device} | "
-              f"seed {r.seed} | {r.wall_s:.1f} s[/]")
+    con.print(
+        f"[dim]solution {r.solution} | model {r.model} | backend {r.backend} | device {r.device} | "
+        f"seed {r.seed} | {r.wall_s:.1f} s[/]"
+    )
     if r.error:
         label = "" if r.error.kind == "not_implemented" else f"{r.error.kind.replace('_', ' ')}: "
         con.print(f"\n[bold red]{label}{r.error.message}[/]", highlight=False)
@@ -125,9 +151,14 @@ def _print_report(con, r) -> None:
     _print_criteria(con, r)
     t = r.timings
     parts = []
-    for key, label, fmt in (("load_s", "model load", "{:.2f} s"), ("item_p50_s", "per item p50", "{:.3f} s"),
-                            ("item_p95_s", "p95", "{:.3f} s"), ("tokens_out", "tokens out", "{}"),
-                            ("tokens_in", "tokens in", "{}"), ("grade_s", "graded in", "{:.1f} s")):
+    for key, label, fmt in (
+        ("load_s", "model load", "{:.2f} s"),
+        ("item_p50_s", "per item p50", "{:.3f} s"),
+        ("item_p95_s", "p95", "{:.3f} s"),
+        ("tokens_out", "tokens out", "{}"),
+        ("tokens_in", "tokens in", "{}"),
+        ("grade_s", "graded in", "{:.1f} s"),
+    ):
         if t.get(key) is not None:
             parts.append(f"{label} {fmt.format(t[key])}")
     if parts:
@@ -192,36 +223,64 @@ def _progress_interval() -> float:
     return value if value > 0 else 10.0
 
 
-def _check(lab: str, *, solution, reference, model, backend, embed_backend, device, dataset, limit, seed, timeout,
-           threads, dir, record: bool):
+def _check(
+    lab: str,
+    *,
+    solution,
+    reference,
+    model,
+    backend,
+    embed_backend,
+    device,
+    dataset,
+    limit,
+    seed,
+    timeout,
+    threads,
+    dir,
+    record: bool,
+):
     from harness.labs.check import run_check
 
     on_interrupt(f"the check of {lab} was stopped (its process was ended); nothing was saved")
-    report = run_check(lab, solution, reference=reference, model=model, backend=backend, embed_backend=embed_backend,
-                       device=device,
-                       dataset=dataset, limit=limit, seed=seed, timeout_s=timeout, threads=threads, workspace_dir=dir,
-                       on_progress=_still_running, progress_every_s=_progress_interval())
+    report = run_check(
+        lab,
+        solution,
+        reference=reference,
+        model=model,
+        backend=backend,
+        embed_backend=embed_backend,
+        device=device,
+        dataset=dataset,
+        limit=limit,
+        seed=seed,
+        timeout_s=timeout,
+        threads=threads,
+        workspace_dir=dir,
+        on_progress=_still_running,
+        progress_every_s=_progress_interval(),
+    )
     on_interrupt(None)
     if record and not reference:
         _progress().record_check(report.lab, passed=report.passed, score=report.score, lab_version=report.lab_version)
     return report
 
 
-def cmd_check(
+def check_cmd(
     lab: str = typer.Argument(..., help="Lab id."),
-    solution: Optional[Path] = typer.Option(None, "--solution", help="File to grade (default: your workspace file)."),
+    solution: Path | None = typer.Option(None, "--solution", help="File to grade (default: your workspace file)."),
     reference: bool = typer.Option(False, "--reference", help="Grade the lab's reference solution."),
-    model: Optional[str] = ModelOpt,
+    model: str | None = LabModelOpt,
     backend: str = BackendOpt,
-    embed_backend: Optional[str] = EmbedBackendOpt,
-    base_url: Optional[str] = BaseUrlOpt,
+    embed_backend: str | None = EmbedBackendOpt,
+    base_url: str | None = BaseUrlOpt,
     device: str = DeviceOpt,
-    dataset: Optional[Path] = typer.Option(None, "--dataset", help="Another data file in the lab's format."),
-    limit: Optional[int] = LimitOpt,
+    dataset: Path | None = typer.Option(None, "--dataset", help="Another data file in the lab's format."),
+    limit: int | None = LimitOpt,
     seed: int = SeedOpt,
-    timeout: Optional[float] = typer.Option(None, "--timeout", min=1, help="Seconds before the check is stopped (default: the lab's limit; raise it on a slow machine)."),
-    threads: Optional[int] = ThreadsOpt,
-    dir: Optional[Path] = DirOpt,
+    timeout: float | None = TimeoutOpt,
+    threads: int | None = ThreadsOpt,
+    dir: Path | None = DirOpt,
     prefix_cache: bool = PrefixCacheOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -237,9 +296,22 @@ def cmd_check(
     get_lab(lab)  # an unknown id fails here, before anything is printed
     if not as_json:
         con.print(f"[dim]checking {lab} ...[/]")
-    report = _check(lab, solution=solution, reference=reference, model=model, backend=backend,
-                    embed_backend=embed_backend, device=device, dataset=dataset, limit=limit, seed=seed,
-                    timeout=timeout, threads=threads, dir=dir, record=True)
+    report = _check(
+        lab,
+        solution=solution,
+        reference=reference,
+        model=model,
+        backend=backend,
+        embed_backend=embed_backend,
+        device=device,
+        dataset=dataset,
+        limit=limit,
+        seed=seed,
+        timeout=timeout,
+        threads=threads,
+        dir=dir,
+        record=True,
+    )
     if as_json:
         emit_json(report.model_dump(mode="json"))
     else:
@@ -247,7 +319,7 @@ def cmd_check(
     raise typer.Exit(0 if report.passed else 1)
 
 
-def cmd_hint(lab: str = typer.Argument(..., help="Lab id."), as_json: bool = JsonOpt) -> None:
+def hint_cmd(lab: str = typer.Argument(..., help="Lab id."), as_json: bool = JsonOpt) -> None:
     """Show the next hint for a lab (the count is remembered)."""
     from harness.labs.spec import get_lab
 
@@ -263,7 +335,7 @@ def cmd_hint(lab: str = typer.Argument(..., help="Lab id."), as_json: bool = Jso
         con.print("[dim]that was the last hint; the reference is labs/" + spec.id + "/solution.py[/]")
 
 
-def cmd_reset(lab: str = typer.Argument(..., help="Lab id."), as_json: bool = JsonOpt) -> None:
+def reset_cmd(lab: str = typer.Argument(..., help="Lab id."), as_json: bool = JsonOpt) -> None:
     """Forget a lab's progress and hints (your workspace file is kept)."""
     from harness.labs.spec import get_lab
 
@@ -274,8 +346,10 @@ def cmd_reset(lab: str = typer.Argument(..., help="Lab id."), as_json: bool = Js
     if as_json:
         emit_json({"lab": spec.id, "reset": True})
         return
-    con.print(f"progress of {spec.id} reset. Your workspace file was kept; "
-              f"`harness start {spec.id} --force` replaces it with the starter.")
+    con.print(
+        f"progress of {spec.id} reset. Your workspace file was kept; "
+        f"`harness start {spec.id} --force` replaces it with the starter."
+    )
 
 
 def _watch_target(lab: str | None):
@@ -286,21 +360,24 @@ def _watch_target(lab: str | None):
     progress = _progress().load().labs
     started = [s for s in discover() if s.id in progress and progress[s.id].state != "passed"]
     if not started:
-        raise LabError("no lab in progress to watch", "name one (`harness watch first-tokens`) or `harness start LAB` first")
+        raise LabError(
+            "no lab in progress to watch", "name one (`harness watch first-tokens`) or `harness start LAB` first"
+        )
     return started[0]
 
 
-def cmd_watch(
-    lab: Optional[str] = typer.Argument(None, help="Lab id (default: the first started lab not yet passed)."),
-    model: Optional[str] = ModelOpt,
+def watch_cmd(
+    lab: str | None = typer.Argument(None, help="Lab id (default: the first started lab not yet passed)."),
+    model: str | None = LabModelOpt,
     backend: str = BackendOpt,
-    embed_backend: Optional[str] = EmbedBackendOpt,
-    base_url: Optional[str] = BaseUrlOpt,
+    embed_backend: str | None = EmbedBackendOpt,
+    base_url: str | None = BaseUrlOpt,
     device: str = DeviceOpt,
-    limit: Optional[int] = LimitOpt,
+    limit: int | None = LimitOpt,
     seed: int = SeedOpt,
-    threads: Optional[int] = ThreadsOpt,
-    dir: Optional[Path] = DirOpt,
+    timeout: float | None = TimeoutOpt,
+    threads: int | None = ThreadsOpt,
+    dir: Path | None = DirOpt,
     interval: float = typer.Option(1.0, "--interval", help="Seconds between looks at the file."),
     prefix_cache: bool = PrefixCacheOpt,
     as_json: bool = JsonOpt,
@@ -324,9 +401,22 @@ def cmd_watch(
             mtime = path.stat().st_mtime_ns if path.exists() else None
             if mtime is not None and mtime != last:
                 last = mtime
-                report = _check(spec.id, solution=path, reference=False, model=model, backend=backend,
-                                embed_backend=embed_backend, device=device, dataset=None, limit=limit, seed=seed,
-                                timeout=None, threads=threads, dir=dir, record=True)
+                report = _check(
+                    spec.id,
+                    solution=path,
+                    reference=False,
+                    model=model,
+                    backend=backend,
+                    embed_backend=embed_backend,
+                    device=device,
+                    dataset=None,
+                    limit=limit,
+                    seed=seed,
+                    timeout=timeout,
+                    threads=threads,
+                    dir=dir,
+                    record=True,
+                )
                 if as_json:
                     emit_json(report.model_dump(mode="json"))
                 else:
@@ -335,13 +425,13 @@ def cmd_watch(
             time.sleep(interval)
     except KeyboardInterrupt:
         con.print("stopped watching")
-        raise typer.Exit(0)
+        raise typer.Exit(0) from None
 
 
 def register(app: typer.Typer) -> None:
-    app.command("labs")(cmd_labs)
-    app.command("start")(cmd_start)
-    app.command("check")(cmd_check)
-    app.command("hint")(cmd_hint)
-    app.command("reset")(cmd_reset)
-    app.command("watch")(cmd_watch)
+    app.command("labs")(labs_cmd)
+    app.command("start")(start_cmd)
+    app.command("check")(check_cmd)
+    app.command("hint")(hint_cmd)
+    app.command("reset")(reset_cmd)
+    app.command("watch")(watch_cmd)

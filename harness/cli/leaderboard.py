@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -12,8 +11,12 @@ from harness.cli.common import JsonOpt, emit_json, err_console, out_console
 
 def leaderboard_cmd(
     folder: Path = typer.Argument(..., help="A folder or git checkout of result files (*.json, read recursively)."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the leaderboard as one self-contained HTML page."),
-    local: bool = typer.Option(True, "--local/--no-local", help="Mark the machines like this one (CPU model, cores, RAM, GPUs)."),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", help="Write the leaderboard as one self-contained HTML page."
+    ),
+    local: bool = typer.Option(
+        True, "--local/--no-local", help="Mark the machines like this one (CPU model, cores, RAM, GPUs)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Rank machines per model on one score (LocalScore's formula), next to each lab's accuracy."""
@@ -24,7 +27,9 @@ def leaderboard_cmd(
     from harness.errors import HarnessError
 
     if not folder.is_dir():
-        raise HarnessError(f"{folder}: not a folder", "pass the folder that holds the result files, e.g. benchmarks/results")
+        raise HarnessError(
+            f"{folder}: not a folder", "pass the folder that holds the result files, e.g. benchmarks/results"
+        )
 
     def skipped(name: str, why: str) -> None:
         err_console.print(f"[yellow]skipped[/] {escape(name)}: {escape(why)}", highlight=False, soft_wrap=True)
@@ -33,8 +38,10 @@ def leaderboard_cmd(
     if not board.files:
         n = len(board.skipped)
         found = f"{n} .json file{'s' if n > 1 else ''}, none readable" if n else "no .json files"
-        raise HarnessError(f"{folder}: no result file could be read ({found})",
-                           "add files written by `harness bench -o FILE.json` (benchmarks/results/README.md)")
+        raise HarnessError(
+            f"{folder}: no result file could be read ({found})",
+            "add files written by `harness bench -o FILE.json` (benchmarks/results/README.md)",
+        )
     if output:
         atomic_write_text(output, lb.render_html(board))
     if as_json:
@@ -45,4 +52,11 @@ def leaderboard_cmd(
         con.print(table)
     con.print(lb.FORMULA, highlight=False)
     if output:
-        con.print(f"wrote {escape(str(output))} ({len(board.files)} files read, {len(board.skipped)} skipped)", highlight=False)
+        con.print(
+            f"wrote {escape(str(output))} ({len(board.files)} files read, {len(board.skipped)} skipped)",
+            highlight=False,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("leaderboard")(leaderboard_cmd)

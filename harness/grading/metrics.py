@@ -6,8 +6,8 @@ import math
 import re
 import string
 from collections import Counter
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Hashable, Iterable, Sequence
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
@@ -54,7 +54,9 @@ def parse_number(text: str, *, which: str = "last") -> float | None:
     return nums[-1] if which == "last" else nums[0]
 
 
-def numeric_match(prediction: str | float | None, gold: str | float, *, rel_tol: float = 1e-6, abs_tol: float = 1e-6) -> bool:
+def numeric_match(
+    prediction: str | float | None, gold: str | float, *, rel_tol: float = 1e-6, abs_tol: float = 1e-6
+) -> bool:
     p = parse_number(prediction) if isinstance(prediction, str) else prediction
     g = parse_number(gold) if isinstance(gold, str) else gold
     if p is None or g is None:
@@ -105,8 +107,14 @@ class Accuracy:
     confidence: float
 
     def to_dict(self) -> dict:
-        return {"correct": self.correct, "n": self.n, "value": self.value, "ci_low": self.ci_low,
-                "ci_high": self.ci_high, "confidence": self.confidence}
+        return {
+            "correct": self.correct,
+            "n": self.n,
+            "value": self.value,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "confidence": self.confidence,
+        }
 
 
 def _z(confidence: float) -> float:

@@ -8,7 +8,8 @@ answered the same items. Which criterion the frontier uses is said once, in lab.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 PER_ITEM_KEY = "per_item"
 
@@ -23,5 +24,7 @@ def per_item(item_ids: Sequence[object], outcomes: Mapping[str, Sequence[bool]])
     for name, xs in outcomes.items():
         if len(xs) != len(item_ids):
             raise ValueError(f"{name}: {len(xs)} outcomes for {len(item_ids)} items")
-    return {"items_sha256": items_digest(item_ids),
-            "outcomes": {name: [int(bool(x)) for x in xs] for name, xs in outcomes.items()}}
+    return {
+        "items_sha256": items_digest(item_ids),
+        "outcomes": {name: [int(bool(x)) for x in xs] for name, xs in outcomes.items()},
+    }

@@ -13,14 +13,28 @@ SQUAD_FORMAT = '{"data": [{"title", "paragraphs": [{"context", "qas": [{"questio
 def squad_articles(data: Any) -> list[dict] | None:
     """The articles of a parsed SQuAD v1.1 file, or None when `data` is not in that format."""
     articles = data.get("data") if isinstance(data, dict) else None
-    ok = isinstance(articles, list) and articles and all(
-        isinstance(a, dict) and isinstance(a.get("paragraphs"), list) and a["paragraphs"]
-        and all(isinstance(p, dict) and isinstance(p.get("context"), str) and isinstance(p.get("qas"), list)
-                and all(isinstance(q, dict) and isinstance(q.get("question"), str) and isinstance(q.get("answers"), list)
-                        and all(isinstance(x, dict) and isinstance(x.get("text"), str) for x in q["answers"])
-                        for q in p["qas"])
-                for p in a["paragraphs"])
-        for a in articles
+    ok = (
+        isinstance(articles, list)
+        and articles
+        and all(
+            isinstance(a, dict)
+            and isinstance(a.get("paragraphs"), list)
+            and a["paragraphs"]
+            and all(
+                isinstance(p, dict)
+                and isinstance(p.get("context"), str)
+                and isinstance(p.get("qas"), list)
+                and all(
+                    isinstance(q, dict)
+                    and isinstance(q.get("question"), str)
+                    and isinstance(q.get("answers"), list)
+                    and all(isinstance(x, dict) and isinstance(x.get("text"), str) for x in q["answers"])
+                    for q in p["qas"]
+                )
+                for p in a["paragraphs"]
+            )
+            for a in articles
+        )
     )
     return articles if ok else None
 
@@ -43,7 +57,8 @@ def paragraph_documents(articles: list[dict]) -> list[dict]:
     """One document per paragraph: {"id": "a<article>-p<paragraph>", "title" (spaces, as Wikipedia shows it), "text"}."""
     return [
         {"id": f"a{ai}-p{pi}", "title": str(a.get("title", "")).replace("_", " "), "text": p["context"]}
-        for ai, a in enumerate(articles) for pi, p in enumerate(a["paragraphs"])
+        for ai, a in enumerate(articles)
+        for pi, p in enumerate(a["paragraphs"])
     ]
 
 
@@ -60,11 +75,17 @@ def pick_questions(articles: list[dict], n: int, seed: int) -> list[dict]:
             if qs:
                 pool.append((f"a{ai}-p{pi}", qs))
     rng.shuffle(pool)
-    picked = []
+    picked: list = []
     for round_ in range(max((len(qs) for _, qs in pool), default=0)):
         for doc, qs in pool:
             if len(picked) < n and round_ < len(qs):
                 q = qs[round_]
-                picked.append({"id": str(q.get("id", "")), "question": q["question"],
-                               "answers": [x["text"] for x in q["answers"] if x["text"].strip()], "doc": doc})
+                picked.append(
+                    {
+                        "id": str(q.get("id", "")),
+                        "question": q["question"],
+                        "answers": [x["text"] for x in q["answers"] if x["text"].strip()],
+                        "doc": doc,
+                    }
+                )
     return picked

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 
 
-def _arr(xs: Sequence[float]) -> np.ndarray:
+def _arr(xs: Sequence[float] | np.ndarray) -> np.ndarray:
     a = np.asarray(list(xs), dtype=float)
     if a.size == 0:
         raise ValueError("need at least one value")
@@ -35,7 +35,7 @@ def p95(xs: Sequence[float]) -> float:
     return percentile(xs, 95)
 
 
-def stddev(xs: Sequence[float]) -> float:
+def stddev(xs: Sequence[float] | np.ndarray) -> float:
     """Sample standard deviation (n-1); 0.0 for a single value."""
     a = _arr(xs)
     return float(a.std(ddof=1)) if a.size > 1 else 0.0
@@ -57,8 +57,15 @@ class Summary:
 
 def summarize(xs: Sequence[float]) -> Summary:
     a = _arr(xs)
-    return Summary(n=int(a.size), mean=float(a.mean()), median=float(np.median(a)), p95=float(np.percentile(a, 95)),
-                   stddev=stddev(a), min=float(a.min()), max=float(a.max()))
+    return Summary(
+        n=int(a.size),
+        mean=float(a.mean()),
+        median=float(np.median(a)),
+        p95=float(np.percentile(a, 95)),
+        stddev=stddev(a),
+        min=float(a.min()),
+        max=float(a.max()),
+    )
 
 
 @dataclass(frozen=True)
@@ -79,8 +86,9 @@ class BootstrapResult:
         return {**asdict(self), "significant": self.significant}
 
 
-def paired_bootstrap(a: Sequence[float], b: Sequence[float], *, resamples: int = 10_000, confidence: float = 0.95,
-                     seed: int = 0) -> BootstrapResult:
+def paired_bootstrap(
+    a: Sequence[float], b: Sequence[float], *, resamples: int = 10_000, confidence: float = 0.95, seed: int = 0
+) -> BootstrapResult:
     """Is system b better than system a on the same items? Resample items with replacement,
     keeping each item's pair of scores together (percentile interval of mean(b - a))."""
     x, y = _arr(a), _arr(b)
@@ -98,8 +106,15 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], *, resamples: int =
     else:
         other_side = np.mean(means <= 0) if observed > 0 else np.mean(means >= 0)
         p = float(min(1.0, 2 * other_side))
-    return BootstrapResult(delta=observed, ci_low=float(lo), ci_high=float(hi), p_value=p, n=int(d.size),
-                           resamples=resamples, confidence=confidence)
+    return BootstrapResult(
+        delta=observed,
+        ci_low=float(lo),
+        ci_high=float(hi),
+        p_value=p,
+        n=int(d.size),
+        resamples=resamples,
+        confidence=confidence,
+    )
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,10 @@
 
 A grader defines
 
-    def grade(solution, ctx: LabContext) -> Measurement
+    class Settings(GraderSettings):  # lab.toml's [grader] table, each key with its default
+        n_items: int = 20
+
+    def grade(solution, ctx: LabContext) -> Measurement  # reads ctx.settings.n_items
 
 `solution` is the learner's module (starter.py copy, solution.py, or any file given
 with --solution). The grader calls the lab's entry functions on it, passing the tools
@@ -14,10 +17,15 @@ grader never decides pass/fail by itself.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
+
+from harness.labs.grader_settings import GraderSettings, settings_for
+
+__all__ = ["GraderSettings", "LabContext", "LearnerError", "Measurement", "timed"]
 
 
 @dataclass
@@ -44,7 +52,7 @@ class LabContext:
     dataset_path: Path | None  # --dataset, else None (the grader uses its data/ default)
     limit: int | None  # --limit: at most this many items (None = the lab's default)
     seed: int
-    config: dict[str, Any]  # lab.toml [grader] table: lab-specific settings
+    config: dict[str, Any]  # lab.toml's [grader] table as written; graders read ctx.settings
     _llm_factory: Callable[[], Any] | None = None
     _embedder_factory: Callable[[], Any] | None = None
     _embedder_opener: Callable[[Path], Any] | None = None  # another GGUF file, opened as ctx.embedder is
@@ -52,6 +60,15 @@ class LabContext:
     _embedder: Any = None
     load_s: dict[str, float] = field(default_factory=dict)
     _progress_out: Any = None  # harness.labs.liveness.ProgressWriter, when the engine listens
+    _settings: GraderSettings | None = None  # validated by the engine before grade()
+
+    @property
+    def settings(self) -> Any:
+        """lab.toml's [grader] table as the grader's Settings model (typed attributes, its defaults).
+        A context made by hand (a lab's unit tests) validates `config` against it on first use."""
+        if self._settings is None:
+            self._settings = settings_for(self.lab_dir, self.config)
+        return self._settings
 
     def progress(self, done: int, total: int, what: str = "item") -> None:
         """Call once per item: while a check runs the learner sees "still running: item 12 of 40, 35 s",

@@ -6,12 +6,14 @@ Importable without llama_cpp: the model is only loaded inside the child.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from harness import __version__
+from harness.child_process import signal_death
 from harness.errors import LabError
 from harness.labs.liveness import ItemProgress
+from harness.labs.messages import LabCheckRequest, RoleModels
 from harness.labs.report import CheckError, CheckReport, LearnerOutput, criteria_rows, next_steps
 from harness.labs.runner import ChildOutcome, run_child
 from harness.labs.spec import LabSpec, get_lab
@@ -55,7 +57,9 @@ def run_check(
     spec = get_lab(lab_id, labs_root)
     if reference and solution is not None:
         raise LabError("give either a solution file or --reference, not both", "drop one of them")
-    path = spec.solution_path if reference else Path(solution) if solution else default_solution_path(spec, workspace_dir)
+    path = (
+        spec.solution_path if reference else Path(solution) if solution else default_solution_path(spec, workspace_dir)
+    )
     if not path.is_file():
         hint = f"run `harness start {lab_id}` to create it" if solution is None and not reference else "check the path"
         raise LabError(f"no solution file at {path}", hint)
@@ -64,21 +68,23 @@ def run_check(
     if limit is not None and limit < 1:
         raise LabError(f"--limit must be at least 1 (got {limit})", "leave it out to use the lab's default")
     chat = model or spec.models.chat
-    request = {
-        "lab_id": spec.id,
-        "lab_dir": str(spec.lab_dir.resolve()),
-        "solution": str(path.resolve()),
-        "entry": spec.entry,
-        "models": {"chat": chat, "embedding": (embedding_model or spec.models.embedding) if spec.models.embedding else None},
-        "backend": backend,
-        "embed_backend": embed_backend_for(backend, embed_backend),
-        "device": device,
-        "threads": threads,
-        "dataset": str(Path(dataset).resolve()) if dataset else None,
-        "limit": limit,
-        "seed": seed,
-        "config": spec.grader,
-    }
+    request = LabCheckRequest(
+        lab_id=spec.id,
+        lab_dir=spec.lab_dir.resolve(),
+        solution=path.resolve(),
+        entry=spec.entry,
+        models=RoleModels(
+            chat=chat, embedding=(embedding_model or spec.models.embedding) if spec.models.embedding else None
+        ),
+        backend=backend,
+        embed_backend=embed_backend_for(backend, embed_backend),
+        device=device,
+        threads=threads,
+        dataset=Path(dataset).resolve() if dataset else None,
+        limit=limit,
+        seed=seed,
+        grader_table=spec.grader,
+    )
     timeout = float(timeout_s) if timeout_s else spec.timeout_s
     source = timeout_source if timeout_s else LAB_LIMIT
     outcome = run_child(
@@ -91,8 +97,19 @@ def run_check(
         on_progress=(lambda latest, elapsed_s: on_progress(latest, elapsed_s, timeout)) if on_progress else None,
         progress_every_s=progress_every_s,
     )
-    return build_report(spec, outcome, timeout=timeout, timeout_source=source, solution_label="reference" if reference else _label(path),
-                        model=chat, backend=backend, device=device, seed=seed, limit=limit, dataset=dataset)
+    return build_report(
+        spec,
+        outcome,
+        timeout=timeout,
+        timeout_source=source,
+        solution_label="reference" if reference else _label(path),
+        model=chat,
+        backend=backend,
+        device=device,
+        seed=seed,
+        limit=limit,
+        dataset=dataset,
+    )
 
 
 def _label(path: Path) -> str:
@@ -109,25 +126,46 @@ def _failure(spec: LabSpec, o: ChildOutcome, timeout: float, timeout_source: str
         # said by who set the limit, not guessed from its value: a bench cell's limit may equal the lab's
         basis = f"; {spec.timeout_basis}" if spec.timeout_basis and timeout_source == LAB_LIMIT else ""
         where = f", after {o.progress}" if o.progress else ""
-        return CheckError(kind="timeout", message=f"stopped after {timeout:g} s ({timeout_source}{basis}){where}",
-                          hint="look for an endless loop or a call that waits forever (a model call with a large "
-                               "max_tokens, a loop that never ends); on a slow machine give it more time with "
-                               "--timeout SECONDS.")
+        return CheckError(
+            kind="timeout",
+            message=f"stopped after {timeout:g} s ({timeout_source}{basis}){where}",
+            hint="look for an endless loop or a call that waits forever (a model call with a large "
+            "max_tokens, a loop that never ends); on a slow machine give it more time with "
+            "--timeout SECONDS.",
+        )
     if any(h in o.stderr for h in MEMORY_HINTS):
-        return CheckError(kind="memory", message=f"ran out of memory (the cap is {spec.memory_mb} MB)",
-                          traceback=o.stderr[-4000:] or None)
-    if o.returncode is not None and o.returncode < 0:
-        from harness.native_crash import crash_advice, signal_name
-
-        message, hint = crash_advice(signal_name(o.returncode) or str(-o.returncode), o.stderr, what="the lab's process")
+        return CheckError(
+            kind="memory",
+            message=f"ran out of memory (the cap is {spec.memory_mb} MB)",
+            traceback=o.stderr[-4000:] or None,
+        )
+    death = signal_death(o.returncode, o.stderr, what="the lab's process")
+    if death is not None:
+        message, hint = death
         return CheckError(kind="crash", message=message, hint=hint, traceback=o.stderr[-4000:] or None)
-    return CheckError(kind="crash", message=f"the process exited with code {o.returncode} before reporting a result",
-                      traceback=o.stderr[-4000:] or None)
+    if o.reply_problem:
+        return CheckError(kind="internal", message=o.reply_problem, traceback=o.stderr[-4000:] or None)
+    return CheckError(
+        kind="crash",
+        message=f"the process exited with code {o.returncode} before reporting a result",
+        traceback=o.stderr[-4000:] or None,
+    )
 
 
-def build_report(spec: LabSpec, o: ChildOutcome, *, timeout: float, solution_label: str,
-                 timeout_source: str = LAB_LIMIT, model: str | None,
-                 backend: str, device: str, seed: int, limit: int | None, dataset: Path | None) -> CheckReport:
+def build_report(
+    spec: LabSpec,
+    o: ChildOutcome,
+    *,
+    timeout: float,
+    solution_label: str,
+    timeout_source: str = LAB_LIMIT,
+    model: str | None,
+    backend: str,
+    device: str,
+    seed: int,
+    limit: int | None,
+    dataset: Path | None,
+) -> CheckReport:
     values: dict = {}
     metrics: dict = {}
     timings: dict = {}
@@ -137,16 +175,15 @@ def build_report(spec: LabSpec, o: ChildOutcome, *, timeout: float, solution_lab
     error: CheckError | None = None
     if o.result is None:
         error = _failure(spec, o, timeout, timeout_source)
-    elif not o.result.get("ok"):
-        e = o.result["error"]
-        error = CheckError(**e)
+    elif o.result.error is not None:
+        error = CheckError(**o.result.error.model_dump())
         if error.kind == "memory":
             error.message = f"{error.message} (the cap is {spec.memory_mb} MB)"
-    else:
-        m = o.result["measurement"]
-        values, metrics, timings = m["values"], m["metrics"], m["timings"]
-        notes, samples = m["notes"], m["samples"]
-        backends = o.result.get("backends") or {}
+    elif o.result.measurement is not None:
+        m = o.result.measurement
+        values, metrics, timings = dict(m.values), dict(m.metrics), dict(m.timings)
+        notes, samples = list(m.notes), list(m.samples)
+        backends = dict(o.result.backends)
         missing = [c.name for c in spec.criteria if c.name not in values]
         if missing:
             notes.append(f"the grader did not measure: {', '.join(missing)}")
@@ -179,6 +216,8 @@ def build_report(spec: LabSpec, o: ChildOutcome, *, timeout: float, solution_lab
         dataset=Path(dataset).name if dataset else None,
         calibrated_on=spec.calibrated_on,
         memory_limit=o.memory_limit,
-        output=LearnerOutput(stdout=o.stdout, stderr=o.stderr, stdout_bytes=o.stdout_bytes, stderr_bytes=o.stderr_bytes),
+        output=LearnerOutput(
+            stdout=o.stdout, stderr=o.stderr, stdout_bytes=o.stdout_bytes, stderr_bytes=o.stderr_bytes
+        ),
         harness_version=__version__,
     )

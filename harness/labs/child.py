@@ -1,9 +1,10 @@
-"""The process that runs a learner's code: `python -m harness.labs.child REQUEST.json`.
+"""The process that runs a learner's code: `python -m harness.labs.child REQUEST.json REPLY.json`.
 
-The parent (harness.labs.runner) starts it with a time limit and a memory cap. It builds a
-LabContext, imports the lab's grader and the learner's file, calls grade(), and writes
-{"ok": true, "measurement": ...} or {"ok": false, "error": ...} to the result file the
-request names. stdout/stderr belong to the learner's prints; the harness never writes there.
+The parent (harness.labs.runner) starts it with a time limit and a memory cap. It reads a
+LabCheckRequest, imports the lab's grader, validates lab.toml's [grader] table against the
+grader's Settings, builds a LabContext, imports the learner's file, calls grade(), and writes a
+LabCheckReply (the measurement, or the error) to REPLY.json (harness/labs/messages.py).
+stdout/stderr belong to the learner's prints; the harness never writes there.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends.catalog import import_file
+from harness.labs.messages import ChildError, LabCheckReply, LabCheckRequest
 
 # Freed on MemoryError so that reporting it has room to allocate.
 _reserve: bytearray | None = bytearray(1 << 20)
@@ -29,7 +31,7 @@ def _display_path(path: str, cwd: Path) -> str:
         return str(Path(path).resolve().relative_to(cwd))
     except (ValueError, OSError):
         home = str(Path.home())
-        return "~" + path[len(home):] if home not in ("", "/") and path.startswith(home) else path
+        return "~" + path[len(home) :] if home not in ("", "/") and path.startswith(home) else path
 
 
 def learner_traceback(exc: BaseException, solution: Path, cwd: Path) -> tuple[str, str | None]:
@@ -70,26 +72,31 @@ def open_backend_spec(backend: str, model: str, role: str, device: str, threads:
     return open_backend(backend, model, role=role, device=device, threads=threads)
 
 
-def build_context(req: dict[str, Any]):
+def build_context(req: LabCheckRequest, settings=None):
+    """The grader's LabContext; `settings`: the [grader] table validated against its Settings."""
     from harness.labs.api import LabContext
     from harness.labs.liveness import ProgressWriter
 
-    models = req.get("models") or {}
-    backend, device, threads = req["backend"], req["device"], req.get("threads")
-    embed_backend = req.get("embed_backend") or backend
-    chat, emb = models.get("chat"), models.get("embedding")
+    backend, device, threads = req.backend, req.device, req.threads
+    embed_backend = req.embed_backend or backend
+    chat, emb = req.models.chat, req.models.embedding
     return LabContext(
-        lab_id=req["lab_id"],
-        lab_dir=Path(req["lab_dir"]),
-        data_dir=Path(req["lab_dir"]) / "data",
-        dataset_path=Path(req["dataset"]) if req.get("dataset") else None,
-        limit=req.get("limit"),
-        seed=int(req.get("seed", 0)),
-        config=req.get("config") or {},
+        lab_id=req.lab_id,
+        lab_dir=req.lab_dir,
+        data_dir=req.lab_dir / "data",
+        dataset_path=req.dataset,
+        limit=req.limit,
+        seed=req.seed,
+        config=dict(req.grader_table),
         _llm_factory=(lambda: open_backend_spec(backend, chat, "chat", device, threads)) if chat else None,
-        _embedder_factory=(lambda: open_backend_spec(embed_backend, emb, "embedding", device, threads)) if emb else None,
-        _embedder_opener=(lambda path: open_backend_spec(embed_backend, str(path), "embedding", device, threads)) if emb else None,
-        _progress_out=ProgressWriter(req["progress_fd"]) if req.get("progress_fd") is not None else None,
+        _embedder_factory=(lambda: open_backend_spec(embed_backend, emb, "embedding", device, threads))
+        if emb
+        else None,
+        _embedder_opener=(lambda path: open_backend_spec(embed_backend, str(path), "embedding", device, threads))
+        if emb
+        else None,
+        _progress_out=ProgressWriter(req.progress_fd) if req.progress_fd is not None else None,
+        _settings=settings,
     )
 
 
@@ -102,24 +109,32 @@ def _backend_summary(obj: Any) -> dict[str, Any] | None:
     keep = ("backend", "model", "version", "device", "n_gpu_layers", "threads", "n_ctx", "n_batch")
     summary = {k: getattr(info, k, None) for k in keep}
     # settings that change the answers or the speed (bench records them per cell)
-    summary["extra"] = {k: v for k, v in (info.extra or {}).items() if k in ("flash_attn", "n_ubatch", "prefix_cache", "prompt_cache", "busy_s")}
+    summary["extra"] = {
+        k: v
+        for k, v in (info.extra or {}).items()
+        if k in ("flash_attn", "n_ubatch", "prefix_cache", "prompt_cache", "busy_s")
+    }
     return summary
 
 
-def run(req: dict[str, Any]) -> dict[str, Any]:
+def run(req: LabCheckRequest, started_s: float | None = None) -> LabCheckReply:
+    """Grade; started_s: how long this process took to start (timings' startup_s)."""
     from harness.errors import HarnessError
     from harness.labs.api import LearnerError, Measurement
+    from harness.labs.grader_settings import settings_class, validate_settings
 
     global _reserve
-    solution = Path(req["solution"]).resolve()
+    solution = req.solution.resolve()
     cwd = Path.cwd().resolve()
     ctx = None
     try:
-        ctx = build_context(req)
         sys.path.insert(0, str(solution.parent))
-        sys.path.insert(0, str(Path(req["lab_dir"]).resolve()))
+        sys.path.insert(0, str(req.lab_dir.resolve()))
         t_import = time.perf_counter()
-        grader = import_file(f"_lab_grader_{req['lab_id'].replace('-', '_')}", Path(req["lab_dir"]) / "grader.py")
+        grader = import_file(f"_lab_grader_{req.lab_id.replace('-', '_')}", req.lab_dir / "grader.py")
+        # a typo in lab.toml's [grader] stops here, before any model loads
+        settings = validate_settings(settings_class(grader), req.grader_table, req.lab_dir / "lab.toml")
+        ctx = build_context(req, settings)
         try:
             module = import_file(solution.stem, solution)
         except BaseException as e:  # a syntax error or a crash at import is the learner's
@@ -127,12 +142,12 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
                 raise
             raise _LearnerImportError(e) from e
         import_s = time.perf_counter() - t_import
-        missing = [name for name in req.get("entry", []) if not callable(getattr(module, name, None))]
+        missing = [name for name in req.entry if not callable(getattr(module, name, None))]
         if missing:
             return _error(
                 "missing_function",
                 f"{_display_path(str(solution), cwd)} does not define {', '.join(missing)}",
-                hint=f"the lab calls these functions: {', '.join(req.get('entry', []))}",
+                hint=f"the lab calls these functions: {', '.join(req.entry)}",
             )
         t0 = time.perf_counter()
         m = grader.grade(module, ctx)
@@ -147,11 +162,13 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
         timings.setdefault("grade_s", round(grade_s, 4))
         # where a check's time went (docs/lab-format.md, "Timings"): the process and imports before
         # grading, then within grade_s the models' own work
-        if req.get("_started_s") is not None:
-            timings.setdefault("startup_s", round(req["_started_s"], 4))
+        if started_s is not None:
+            timings.setdefault("startup_s", round(started_s, 4))
         timings.setdefault("import_s", round(import_s, 4))
         out["timings"] = timings
-        backends = {r: _backend_summary(o) for r, o in (("chat", ctx._llm), ("embedding", ctx._embedder)) if o is not None}
+        backends = {
+            r: _backend_summary(o) for r, o in (("chat", ctx._llm), ("embedding", ctx._embedder)) if o is not None
+        }
         extra = {role: (b or {}).get("extra") or {} for role, b in backends.items()}
         for role, key in (("chat", "chat_model_s"), ("embedding", "embedding_model_s")):
             busy = extra.get(role, {}).get("busy_s")
@@ -163,17 +180,26 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
         if all(cache.get(k) is not None for k in ttfts):
             for k in ttfts:
                 timings.setdefault(k, round(cache[k], 4))
-        return {"ok": True, "measurement": out, "backends": backends}
+        # numpy values become numbers and paths their names, as the reply's JSON holds them
+        return LabCheckReply.model_validate(
+            json.loads(json.dumps({"measurement": out, "backends": backends}, default=_jsonable))
+        )
     except MemoryError:
         _reserve = None
         return _error("memory", "the learner's process ran out of memory")
     except _LearnerImportError as wrapped:
-        e = wrapped.original
-        tb, _ = learner_traceback(e, solution, cwd)
-        if isinstance(e, SyntaxError):
-            tb = "".join(traceback.format_exception_only(type(e), e)).replace(str(solution), _display_path(str(solution), cwd))
-        return _error("learner_exception", f"importing your file failed: {type(e).__name__}: {e}", traceback=tb,
-                      stage="import")
+        original = wrapped.original
+        tb, _ = learner_traceback(original, solution, cwd)
+        if isinstance(original, SyntaxError):
+            tb = "".join(traceback.format_exception_only(type(original), original)).replace(
+                str(solution), _display_path(str(solution), cwd)
+            )
+        return _error(
+            "learner_exception",
+            f"importing your file failed: {type(original).__name__}: {original}",
+            traceback=tb,
+            stage="import",
+        )
     except SystemExit as e:
         tb, func = learner_traceback(e, solution, cwd)
         return _error("learner_exception", f"your code called sys.exit({e.code!r})", traceback=tb)
@@ -187,7 +213,9 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
     except NotImplementedError as e:
         tb, func = learner_traceback(e, solution, cwd)
         name = func or (str(e) or "a TODO")
-        return _error("not_implemented", f"not implemented yet: {name}", traceback=tb, hint=f"fill in the TODO in {name}")
+        return _error(
+            "not_implemented", f"not implemented yet: {name}", traceback=tb, hint=f"fill in the TODO in {name}"
+        )
     except Exception as e:
         tb, func = learner_traceback(e, solution, cwd)
         if func is None:  # no frame in the learner's file: a bug in the grader or the harness
@@ -208,23 +236,22 @@ class _LearnerImportError(Exception):
         self.original = original
 
 
-def _error(kind: str, message: str, *, traceback: str | None = None, hint: str | None = None,
-           stage: str | None = None) -> dict[str, Any]:
-    error = {"kind": kind, "message": message, "traceback": traceback, "hint": hint}
-    return {"ok": False, "error": {**error, "stage": stage} if stage else error}
+def _error(
+    kind: str, message: str, *, traceback: str | None = None, hint: str | None = None, stage: str | None = None
+) -> LabCheckReply:
+    return LabCheckReply(error=ChildError(kind=kind, message=message, traceback=traceback, hint=hint, stage=stage))
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m harness.labs.child REQUEST.json", file=sys.stderr)
+    from harness.child_process import MessageError, read_request, write_reply
+
+    started_s = _seconds_since_start()
+    try:
+        req, reply_path = read_request(argv, LabCheckRequest)
+    except MessageError as e:
+        print(e, file=sys.stderr)
         return 2
-    req = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    req["_started_s"] = _seconds_since_start()
-    result = run(req)
-    tmp = req["result"] + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(result, f, default=_jsonable)
-    os.replace(tmp, req["result"])
+    write_reply(reply_path, run(req, started_s))
     return 0
 
 

@@ -66,7 +66,9 @@ class ProgressReader:
             for line in f:
                 parts = line.decode("utf-8", "replace").split(maxsplit=2)
                 try:
-                    self.latest = ItemProgress(int(parts[0]), int(parts[1]), parts[2].strip() if len(parts) > 2 else "item")
+                    self.latest = ItemProgress(
+                        int(parts[0]), int(parts[1]), parts[2].strip() if len(parts) > 2 else "item"
+                    )
                 except (ValueError, IndexError):
                     continue
 

@@ -54,7 +54,9 @@ class Progress:
         except FileNotFoundError:
             return ProgressFile()
         except OSError as e:
-            warnings.warn(f"could not read {self.path} ({e}); starting from empty progress", ProgressWarning, stacklevel=3)
+            warnings.warn(
+                f"could not read {self.path} ({e}); starting from empty progress", ProgressWarning, stacklevel=3
+            )
             return ProgressFile()
         try:
             data = ProgressFile.model_validate(json.loads(raw))

@@ -11,7 +11,15 @@ from harness.labs.spec import LabSpec
 # Error kinds: learner_exception, not_implemented, missing_function, learner_error (the grader
 # rejected what the learner's code returned), timeout, memory, crash (the process died without
 # a result), harness (model/backend problem the user can fix), internal (a bug in grader/harness).
-LEARNER_KINDS = {"learner_exception", "not_implemented", "missing_function", "learner_error", "timeout", "memory", "crash"}
+LEARNER_KINDS = {
+    "learner_exception",
+    "not_implemented",
+    "missing_function",
+    "learner_error",
+    "timeout",
+    "memory",
+    "crash",
+}
 
 
 class CriterionRow(BaseModel):

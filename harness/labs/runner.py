@@ -1,76 +1,26 @@
 """Run harness.labs.child in a subprocess: wall-time limit, memory cap, capped output.
 
 The learner's code can hang, eat memory, print a gigabyte or kill itself; none of that
-reaches the parent beyond a short report.
+reaches the parent beyond a short report. The process plumbing is harness/child_process.py's.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import resource
-import signal
-import subprocess
-import sys
-import tempfile
-import threading
-import time
-from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable
 
 import harness
+from harness.child_process import OUTPUT_CAP_BYTES, run_child_process
 from harness.labs.liveness import ItemProgress, ProgressReader
-from harness.procs import die_with_parent_preexec, hold_ending_signals, track
-
-OUTPUT_CAP_BYTES = 64 * 1024  # kept of each stream: the first half and the last half
-
-
-class CappedBuffer:
-    """Keeps the head and the tail of a stream, counts the rest."""
-
-    def __init__(self, cap: int = OUTPUT_CAP_BYTES):
-        self.head_cap = cap // 2
-        self.tail_cap = cap - self.head_cap
-        self.head = bytearray()
-        self.tail: deque[bytes] = deque()
-        self.tail_len = 0
-        self.total = 0
-
-    def feed(self, data: bytes) -> None:
-        self.total += len(data)
-        room = self.head_cap - len(self.head)
-        if room > 0:
-            self.head += data[:room]
-            data = data[room:]
-        if data:
-            self.tail.append(data)
-            self.tail_len += len(data)
-            while self.tail and self.tail_len - len(self.tail[0]) >= self.tail_cap:
-                self.tail_len -= len(self.tail.popleft())
-
-    @property
-    def truncated(self) -> bool:
-        return self.total > len(self.head) + min(self.tail_len, self.tail_cap)
-
-    def text(self) -> str:
-        tail = b"".join(self.tail)[-self.tail_cap :] if self.tail else b""
-        head = self.head.decode("utf-8", "replace")
-        if not self.truncated:
-            return head + tail.decode("utf-8", "replace")
-        skipped = self.total - len(self.head) - len(tail)
-        return f"{head}\n[... {skipped} bytes not shown ...]\n{tail.decode('utf-8', 'replace')}"
-
-
-def _drain(stream: IO[bytes], buf: CappedBuffer) -> None:
-    for chunk in iter(lambda: stream.read1(65536), b""):
-        buf.feed(chunk)
+from harness.labs.messages import LabCheckReply, LabCheckRequest
 
 
 @dataclass
 class ChildOutcome:
-    result: dict[str, Any] | None  # what the child wrote; None when it died first
+    result: LabCheckReply | None  # what the child replied; None when it died first (or replied nonsense)
     returncode: int | None
     timed_out: bool
     wall_s: float
@@ -79,8 +29,8 @@ class ChildOutcome:
     stdout_bytes: int
     stderr_bytes: int
     memory_limit: str | None  # "RLIMIT_AS" | "RLIMIT_DATA" | None
-    extra: dict[str, Any] = field(default_factory=dict)
     progress: ItemProgress | None = None  # the grader's last ctx.progress()
+    reply_problem: str | None = None  # why a reply the child wrote was not accepted
 
 
 def _gpu_visible() -> bool:
@@ -121,7 +71,7 @@ def child_env(threads: int | None) -> dict[str, str]:
 
 
 def run_child(
-    request: dict[str, Any],
+    request: LabCheckRequest,
     *,
     cwd: Path,
     timeout_s: float,
@@ -134,104 +84,46 @@ def run_child(
 ) -> ChildOutcome:
     """on_progress(last ctx.progress or None, elapsed s) is called every progress_every_s while it runs."""
     kind = memory_limit_kind(device) if memory_mb else None
-    with tempfile.TemporaryDirectory(prefix="harness-check-") as tmp:
-        req_path = Path(tmp) / "request.json"
-        result_path = Path(tmp) / "result.json"
-        progress = ProgressReader()
-        req_path.write_text(json.dumps({**request, "result": str(result_path), "progress_fd": progress.write_fd}),
-                            encoding="utf-8")
-        out_buf, err_buf = CappedBuffer(output_cap), CappedBuffer(output_cap)
-        t0 = time.perf_counter()
-        proc: subprocess.Popen | None = None
-        reading = False  # the progress pipe's ends are the reader's to close
-        readers: list[threading.Thread] = []
-        timed_out = False
-        # held until the child is tracked: a signal right after Popen must not leave it running
-        release = hold_ending_signals()
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "harness.labs.child", str(req_path)],
-                cwd=cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=child_env(threads),
-                pass_fds=(progress.write_fd,),
-                # SIGKILLed with this process, whatever ends it (docs/architecture.md, "Ending")
-                preexec_fn=die_with_parent_preexec(then=_limits(memory_mb, kind or "")),
-                start_new_session=True,  # its own process group: a timeout kills everything it started
-            )
-            with track(proc, own_group=True):  # an ending signal kills its group first
-                release()  # a signal held since before the Popen is handled here, the child tracked
-                reading = True
-                progress.started()
-                readers = [
-                    threading.Thread(target=_drain, args=(proc.stdout, out_buf), daemon=True),
-                    threading.Thread(target=_drain, args=(proc.stderr, err_buf), daemon=True),
-                ]
-                for r in readers:
-                    r.start()
-                timed_out = _wait(proc, t0, timeout_s, progress, on_progress, progress_every_s)
-        except BaseException:  # Ctrl-C or SIGTERM in the parent: do not leave the child running
-            if proc is not None:
-                _kill_group(proc)
-            if not reading:
-                os.close(progress.read_fd)
-                os.close(progress.write_fd)
-            release()  # last: a held signal raises here, the child already dead
-            raise
-        finally:
-            wall = time.perf_counter() - t0
-        _kill_group(proc)  # anything the learner's code left running in the background
-        for r in readers:
-            r.join(timeout=5)
-        progress.join(timeout=1)
-        result = None
-        if result_path.is_file():
-            try:
-                result = json.loads(result_path.read_text(encoding="utf-8"))
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                result = None
-        return ChildOutcome(
-            result=result,
-            returncode=proc.returncode,
-            timed_out=timed_out,
-            wall_s=wall,
-            stdout=out_buf.text(),
-            stderr=err_buf.text(),
-            stdout_bytes=out_buf.total,
-            stderr_bytes=err_buf.total,
-            memory_limit=kind,
-            progress=progress.latest,
+    progress = ProgressReader()
+    reading = False  # once the child runs, the progress pipe's ends are the reader's to close
+
+    def started() -> None:
+        nonlocal reading
+        reading = True
+        progress.started()
+
+    try:
+        run = run_child_process(
+            "harness.labs.child",
+            request.model_copy(update={"progress_fd": progress.write_fd}),
+            LabCheckReply,
+            timeout_s=timeout_s,
+            own_group=True,  # its own process group: a timeout kills everything it started
+            cwd=cwd,
+            env=child_env(threads),
+            preexec=_limits(memory_mb, kind or ""),
+            pass_fds=(progress.write_fd,),
+            output_cap=output_cap,
+            on_started=started,
+            on_tick=(lambda elapsed_s: on_progress(progress.latest, elapsed_s)) if on_progress else None,
+            tick_s=progress_every_s,
         )
-
-
-def _wait(proc: subprocess.Popen, t0: float, timeout_s: float, progress: ProgressReader,
-          on_progress: Callable[[ItemProgress | None, float], None] | None, every_s: float) -> bool:
-    """Wait for the child; True when it ran past timeout_s (its group is killed)."""
-    deadline = t0 + timeout_s
-    while True:
-        left = deadline - time.perf_counter()
-        if left <= 0:
-            _kill_group(proc)
-            return True
-        try:
-            proc.wait(timeout=min(left, every_s) if on_progress else left)
-            return False
-        except subprocess.TimeoutExpired:
-            if on_progress is not None and time.perf_counter() < deadline:
-                try:
-                    on_progress(progress.latest, time.perf_counter() - t0)
-                except Exception:  # a progress line (a closed stderr: OSError) never fails the check
-                    pass
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
+    except BaseException:
+        if not reading:
+            os.close(progress.read_fd)
+            os.close(progress.write_fd)
+        raise
+    progress.join(timeout=1)
+    return ChildOutcome(
+        result=run.reply,
+        returncode=run.returncode,
+        timed_out=run.timed_out,
+        wall_s=run.wall_s,
+        stdout=run.stdout.text(),
+        stderr=run.stderr.text(),
+        stdout_bytes=run.stdout.total,
+        stderr_bytes=run.stderr.total,
+        memory_limit=kind,
+        progress=progress.latest,
+        reply_problem=run.reply_problem,
+    )

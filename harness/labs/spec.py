@@ -8,14 +8,25 @@ from __future__ import annotations
 
 import operator
 import re
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-from pathlib import Path
-from typing import Any, Callable, Literal
+import sys
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from harness.errors import LabError
 from harness.paths import labs_root
@@ -36,8 +47,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-# What a criterion measures (issue 14: declared where it is produced, not guessed from its name):
-# accuracy and retrieval depend on the answers, latency on the machine.
+# What a figure measures (issue 14: declared where it is produced, not guessed from its name):
+# accuracy and retrieval depend on the answers, latency on the machine. The bench files each lab
+# figure under its kind (harness/bench/cell.py lab_figures); an undeclared metric is kept as context.
 Kind = Literal["accuracy", "retrieval", "latency"]
 
 
@@ -47,15 +59,17 @@ class Criterion(_Strict):
     threshold: float
     description: str = Field(min_length=1)
     hint: str = Field(min_length=1)
-    kind: Kind | None = None  # None: the bench guesses it from the name (harness/bench/cell.py)
+    kind: Kind
     # The figure the bench's accuracy-vs-speed frontier plots and tests (harness/bench/frontier.py): the
     # grader reports it per item (harness/grading/outcomes.py). At most one per lab.
     frontier: bool = False
 
     @model_validator(mode="after")
-    def _frontier_kind(self) -> "Criterion":
+    def _frontier_kind(self) -> Criterion:
         if self.frontier and self.kind not in ("accuracy", "retrieval"):
-            raise ValueError("frontier = true needs kind = \"accuracy\" or \"retrieval\" (the frontier tests answers, not speed)")
+            raise ValueError(
+                'frontier = true needs kind = "accuracy" or "retrieval" (the frontier tests answers, not speed)'
+            )
         return self
 
     def passes(self, value: float | None) -> bool:
@@ -69,6 +83,42 @@ class Criterion(_Strict):
 class Models(_Strict):
     chat: str | None = None
     embedding: str | None = None
+
+
+class WrongSolution(_Strict):
+    """A plausible mistake, labs/<id>/wrong/<file>: `harness dev check` proves the grader catches it."""
+
+    file: str = Field(min_length=1)  # a file name in wrong/
+    limit: int | None = Field(default=None, ge=1)  # --limit for its run: the mistake shows on a few items
+    must_fail: list[str] = Field(min_length=1)  # criteria that name the mistake
+    must_pass: list[str] = Field(default_factory=list)  # criteria the mistake leaves working
+    # When given, nothing outside must_fail + may_fail may fail (the mistake is only this one).
+    may_fail: list[str] | None = None
+
+    @property
+    def name(self) -> str:
+        return Path(self.file).stem
+
+
+class ReferenceRun(_Strict):
+    """Another dataset the reference must pass on (e.g. held-out data the lab never saw)."""
+
+    dataset: str = Field(min_length=1)  # path relative to the lab folder
+    limit: int | None = Field(default=None, ge=1)
+
+
+class Dev(_Strict):
+    """[dev]: what `harness dev check` (and tests/labs/test_curriculum.py) proves on the default models."""
+
+    starter_error: str | None = None  # default: "not implemented yet: <entry[0]>"
+    reference_limit: int | None = Field(default=None, ge=1)  # --limit of the reference's run on the lab's data
+    reference_datasets: list[ReferenceRun] = Field(default_factory=list)
+    wrong: list[WrongSolution] = Field(default_factory=list)
+
+    @field_validator("reference_datasets", mode="before")
+    @classmethod
+    def _plain_paths(cls, v: Any) -> Any:
+        return [{"dataset": x} if isinstance(x, str) else x for x in v] if isinstance(v, list) else v
 
 
 class LabSpec(_Strict):
@@ -87,7 +137,11 @@ class LabSpec(_Strict):
     hints: list[str] = Field(min_length=1)
     models: Models = Field(default_factory=Models)
     criteria: list[Criterion] = Field(min_length=1)
+    # The grader's other numeric metrics the bench compares, by name (nested ones dotted, as in
+    # "a.b"); every other metric goes to the bench cell's `extra`, kept but never compared.
+    metric_kinds: dict[str, Kind] = Field(default_factory=dict)
     grader: dict[str, Any] = Field(default_factory=dict)
+    dev: Dev = Field(default_factory=Dev)
 
     # Where the spec was read from; not part of lab.toml.
     lab_dir: Path = Field(default=Path("."), exclude=True)
@@ -99,6 +153,55 @@ class LabSpec(_Strict):
         if len(marked) > 1:
             raise ValueError(f"frontier = true on {', '.join(marked)}: one criterion at most")
         return v
+
+    @model_validator(mode="after")
+    def _metric_kinds_not_criteria(self) -> LabSpec:
+        both = sorted({c.name for c in self.criteria} & set(self.metric_kinds))
+        if both:
+            raise ValueError(f"metric_kinds names criteria ({', '.join(both)}): a criterion declares its own kind")
+        return self
+
+    def figure_kinds(self) -> dict[str, Kind]:
+        """Every figure of this lab with a declared kind: its criteria and [metric_kinds]."""
+        return {**self.metric_kinds, **{c.name: c.kind for c in self.criteria}}
+
+    @model_validator(mode="after")
+    def _dev_names_criteria_and_files(self, info: ValidationInfo) -> LabSpec:
+        """[dev] may only name this lab's criteria, and (when the lab folder is known) its files."""
+        names = {c.name for c in self.criteria}
+        files = [w.file for w in self.dev.wrong]
+        problems = [f"dev.wrong: {f} is declared twice" for f in sorted({f for f in files if files.count(f) > 1})]
+        lab_dir = (info.context or {}).get("lab_dir")
+        for i, w in enumerate(self.dev.wrong):
+            for field in ("must_fail", "must_pass", "may_fail"):
+                unknown = [n for n in getattr(w, field) or [] if n not in names]
+                if unknown:
+                    problems.append(f"dev.wrong[{i}].{field}: {', '.join(unknown)} is not a criterion of this lab")
+            if Path(w.file).name != w.file or not w.file.endswith(".py"):
+                problems.append(f"dev.wrong[{i}].file: {w.file!r} must be a .py file name in wrong/")
+            elif lab_dir is not None and not (Path(lab_dir) / "wrong" / w.file).is_file():
+                problems.append(f"dev.wrong[{i}].file: wrong/{w.file} does not exist")
+        for i, run in enumerate(self.dev.reference_datasets):
+            if lab_dir is not None and not (Path(lab_dir) / run.dataset).is_file():
+                problems.append(
+                    f"dev.reference_datasets[{i}]: {run.dataset} does not exist (paths are relative to the lab folder)"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def starter_error(self) -> str:
+        """The message `harness check` gives for the untouched starter."""
+        return self.dev.starter_error or f"not implemented yet: {self.entry[0]}"
+
+    @property
+    def wrong_dir(self) -> Path:
+        return self.lab_dir / "wrong"
+
+    @property
+    def checks_path(self) -> Path:
+        return self.lab_dir / "checks.py"
 
     @property
     def frontier_criterion(self) -> Criterion | None:
@@ -162,7 +265,7 @@ def load_spec(path: Path) -> LabSpec:
     except tomllib.TOMLDecodeError as e:
         raise LabError(f"{path}: not valid TOML: {e}", "fix the syntax (see docs/lab-format.md)") from None
     try:
-        spec = LabSpec.model_validate(raw)
+        spec = LabSpec.model_validate(raw, context={"lab_dir": path.parent})  # [dev] names files there
     except ValidationError as e:
         problems = []
         for err in e.errors():

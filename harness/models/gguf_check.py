@@ -14,9 +14,10 @@ key/values and the tensor table; no tensor data is read. Two things are added ar
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import gguf
 import numpy as np
@@ -140,7 +141,9 @@ def _fixed_header(path: Path) -> tuple[int, int, int]:
         with open(path, "rb") as f:
             head = f.read(_FIXED_HEADER.size)
     except OSError as e:
-        raise CorruptModelFile(f"cannot read {path.name}: {e.strerror}", hint="check the path and its permissions") from None
+        raise CorruptModelFile(
+            f"cannot read {path.name}: {e.strerror}", hint="check the path and its permissions"
+        ) from None
     if len(head) < _FIXED_HEADER.size:
         raise _bad(path, f"it is only {len(head)} bytes")
     magic, version, n_tensors, n_kv = _FIXED_HEADER.unpack(head)
@@ -171,8 +174,12 @@ def read_gguf_header(path: Path | str) -> GGUFHeader:
     try:
         reader = _CheckedReader(path)
     except _Truncated as e:
-        raise _bad(path, f"its tensors need {e.end} bytes but the file has {e.size} (truncated)" if e.in_tensor_data
-                   else "it ends early, inside its header (truncated?)") from None
+        raise _bad(
+            path,
+            f"its tensors need {e.end} bytes but the file has {e.size} (truncated)"
+            if e.in_tensor_data
+            else "it ends early, inside its header (truncated?)",
+        ) from None
     except _Malformed as e:
         raise _bad(path, str(e)) from None
     except KeyError as e:  # duplicate keys
@@ -180,7 +187,9 @@ def read_gguf_header(path: Path | str) -> GGUFHeader:
     except (ValueError, OverflowError) as e:  # bad alignment, duplicate tensors, a key that is not UTF-8
         raise _bad(path, str(e)) from None
     except OSError as e:
-        raise CorruptModelFile(f"cannot read {path.name}: {e.strerror}", hint="check the path and its permissions") from None
+        raise CorruptModelFile(
+            f"cannot read {path.name}: {e.strerror}", hint="check the path and its permissions"
+        ) from None
     kv = {name: _value(f) for name, f in reader.fields.items() if not name.startswith("GGUF.")}
     tensors = tuple(TensorInfo(t.name, int(t.tensor_type), int(t.n_elements), int(t.n_bytes)) for t in reader.tensors)
     return GGUFHeader(version=version, alignment=int(reader.alignment), kv=kv, tensors=tensors)
@@ -191,5 +200,10 @@ def check_gguf_header(path: Path | str) -> dict:
     Returns a summary: version, tensor_count, kv_count, architecture, file_type (general.file_type:
     llama.cpp's LLAMA_FTYPE_*, e.g. 7 for Q8_0; None when the file does not say)."""
     h = read_gguf_header(path)
-    return {"version": h.version, "tensor_count": len(h.tensors), "kv_count": len(h.kv),
-            "architecture": h.architecture, "file_type": h.file_type}
+    return {
+        "version": h.version,
+        "tensor_count": len(h.tensors),
+        "kv_count": len(h.kv),
+        "architecture": h.architecture,
+        "file_type": h.file_type,
+    }

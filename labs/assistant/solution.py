@@ -44,8 +44,12 @@ ANSWER_SYSTEM = "Answer the question with a short phrase copied from the passage
 
 def calculator_schema(expressions: list[str]) -> dict:
     """The calculator's arguments: one of these expressions, nothing else."""
-    return {"type": "object", "properties": {"expression": {"type": "string", "enum": list(expressions)}},
-            "required": ["expression"], "additionalProperties": False}
+    return {
+        "type": "object",
+        "properties": {"expression": {"type": "string", "enum": list(expressions)}},
+        "required": ["expression"],
+        "additionalProperties": False,
+    }
 
 
 def tool_schemas(item: dict) -> dict:
@@ -80,7 +84,7 @@ def candidates(text: str) -> list[str]:
     nums = numbers(text)
     out = []
     for i, a in enumerate(nums):
-        for b in nums[i + 1:]:
+        for b in nums[i + 1 :]:
             hi, lo = _num(max(a, b)), _num(min(a, b))
             out += [f"{hi} + {lo}", f"{hi} - {lo}", f"{hi} * {lo}"] + ([f"{hi} / {lo}"] if min(a, b) else [])
     return out
@@ -96,8 +100,10 @@ def calculator_arguments(llm, text: str, exclude: list[str] = ()) -> dict | None
     schema = calculator_schema(options)
     messages = [{"role": "system", "content": CHOOSE_SYSTEM}]
     for problem, expression in EXAMPLES:
-        messages += [{"role": "user", "content": problem},
-                     {"role": "assistant", "content": json.dumps({"expression": expression})}]
+        messages += [
+            {"role": "user", "content": problem},
+            {"role": "assistant", "content": json.dumps({"expression": expression})},
+        ]
     messages.append({"role": "user", "content": text})
     reply = llm.chat(messages, max_tokens=40, temperature=0.0, seed=0, schema=schema)
     return json.loads(reply.text)
@@ -115,8 +121,11 @@ def calculator(arguments: dict) -> float:
         node = ast.parse(expression, mode="eval").body
     except SyntaxError:
         raise ValueError(f"not an expression: {expression!r}") from None
-    if not (isinstance(node, ast.BinOp) and type(node.op) in _BINARY
-            and all(isinstance(x, ast.Constant) and type(x.value) in (int, float) for x in (node.left, node.right))):
+    if not (
+        isinstance(node, ast.BinOp)
+        and type(node.op) in _BINARY
+        and all(isinstance(x, ast.Constant) and type(x.value) in (int, float) for x in (node.left, node.right))
+    ):
         raise ValueError(f"only 'a op b' over two numbers: {expression!r}")
     if isinstance(node.op, ast.Div) and node.right.value == 0:
         raise ValueError("division by zero")
@@ -185,7 +194,9 @@ def answer(llm, embedder, tools: dict, item: dict, max_steps: int) -> dict:
     passages = step["result"] if isinstance(step["result"], list) else []
     context = "\n\n".join(passages)
     q = item["text"]
-    messages = [{"role": "system", "content": ANSWER_SYSTEM},
-                {"role": "user", "content": f"Question: {q}\n\nPassages:\n{context}\n\nQuestion: {q}"}]
+    messages = [
+        {"role": "system", "content": ANSWER_SYSTEM},
+        {"role": "user", "content": f"Question: {q}\n\nPassages:\n{context}\n\nQuestion: {q}"},
+    ]
     reply = llm.chat(messages, max_tokens=24, temperature=0.0, seed=0)
     return {"answer": reply.text, "trace": trace}

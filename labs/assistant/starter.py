@@ -26,13 +26,7 @@ Run `harness check assistant` to grade this file, `harness hint assistant` when 
 
 from __future__ import annotations
 
-import ast
-import json
 import re
-import time
-
-import faiss
-import numpy as np
 
 NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
 
@@ -48,7 +42,7 @@ def tool_schemas(item: dict) -> dict:
 
 
 def route(llm, embedder, item: dict) -> str:
-    """"calculator" for a word problem, "search" for a question about an article."""
+    """ "calculator" for a word problem, "search" for a question about an article."""
     # TODO: measure before you trust the model with this (see the README): a rule over the
     #       text, or embedding similarity to a few examples of each kind.
     raise NotImplementedError("route")

@@ -22,7 +22,16 @@ from pathlib import Path
 
 from harness.backends.dspy_adapter import dspy_lm, import_dspy
 from harness.grading.stats import mcnemar_exact, p50, p95
-from harness.labs.api import LabContext, LearnerError, Measurement
+from harness.labs.api import GraderSettings, LabContext, LearnerError, Measurement
+
+
+class Settings(GraderSettings):
+    """lab.toml's [grader] table."""
+
+    n_train: int = 24
+    n_test: int = 30
+    max_tokens: int = 24
+
 
 _CALC = re.compile(r"<<[^>]*>>")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
@@ -71,14 +80,14 @@ def _check_module(dspy, program, func: str):
 
 def grade(solution, ctx: LabContext) -> Measurement:
     dspy = import_dspy()
-    cfg = ctx.config
-    harness_lm = dspy_lm(ctx.llm, max_tokens=int(cfg.get("max_tokens", 24)))
+    cfg = ctx.settings
+    harness_lm = dspy_lm(ctx.llm, max_tokens=cfg.max_tokens)
     harness_lm.configure()
     stats = harness_lm.stats
 
     train_rows, test_rows = load_examples(ctx)
-    n_train = int(cfg.get("n_train", 24))
-    n_test = min(ctx.item_limit(int(cfg.get("n_test", 30))), len(test_rows))
+    n_train = cfg.n_train
+    n_test = min(ctx.item_limit(cfg.n_test), len(test_rows))
     if n_test < 1:
         raise ValueError("the test set has no usable GSM8K rows")
 
@@ -95,8 +104,14 @@ def grade(solution, ctx: LabContext) -> Measurement:
         ctx.progress(scored[0], 2 * len(testset), "test item")
         return _as_int(getattr(pred, "answer", None)) == ex.answer
 
-    evaluate = dspy.Evaluate(devset=testset, metric=right, num_threads=1, display_progress=False,
-                             max_errors=len(testset) + 1, provide_traceback=False)
+    evaluate = dspy.Evaluate(
+        devset=testset,
+        metric=right,
+        num_threads=1,
+        display_progress=False,
+        max_errors=len(testset) + 1,
+        provide_traceback=False,
+    )
 
     def run(program, name):
         before = len(stats.calls)
@@ -113,7 +128,9 @@ def grade(solution, ctx: LabContext) -> Measurement:
     probe = testset[0]
     good, bad = dspy.Prediction(answer=probe.answer), dspy.Prediction(answer=probe.answer + 1)
     if not solution.metric(probe, good) or solution.metric(probe, bad):
-        raise LearnerError("metric(example, prediction) must be True when prediction.answer == example.answer (the same number), else False")
+        raise LearnerError(
+            "metric(example, prediction) must be True when prediction.answer == example.answer (the same number), else False"
+        )
 
     optimized = _check_module(dspy, solution.optimize(solution.build_program(), list(trainset)), "optimize")
     demos_compiled = _demos(optimized)
@@ -135,14 +152,20 @@ def grade(solution, ctx: LabContext) -> Measurement:
     test = mcnemar_exact(base_ok, opt_ok)
     base_acc, opt_acc = sum(base_ok) / n, sum(opt_ok) / n
     summary = stats.summary()
-    notes = [f"Optimized (reloaded) {sum(opt_ok)}/{n} vs unoptimized {sum(base_ok)}/{n} on the same solutions; "
-             f"McNemar exact p = {test.p_value:.3f} ({test.c} solutions only the optimized got right, "
-             f"{test.b} only the baseline)."]
+    notes = [
+        f"Optimized (reloaded) {sum(opt_ok)}/{n} vs unoptimized {sum(base_ok)}/{n} on the same solutions; "
+        f"McNemar exact p = {test.p_value:.3f} ({test.c} solutions only the optimized got right, "
+        f"{test.b} only the baseline)."
+    ]
     if demos_compiled and not demos_reloaded:
-        notes.append("the compiled program had demos but the reloaded one has none: save_program must save them "
-                     "(program.save('x.json')) and load_program must load them into a fresh program")
-    samples = [{"solution": ex.solution[:160], "gold": ex.answer, "baseline": b, "optimized": o}
-               for ex, b, o in zip(testset, base_preds, opt_preds)]
+        notes.append(
+            "the compiled program had demos but the reloaded one has none: save_program must save them "
+            "(program.save('x.json')) and load_program must load them into a fresh program"
+        )
+    samples = [
+        {"solution": ex.solution[:160], "gold": ex.answer, "baseline": b, "optimized": o}
+        for ex, b, o in zip(testset, base_preds, opt_preds)
+    ]
     return Measurement(
         values={
             "parse_failure_rate": summary["parse_failure_rate"] if summary["parses"] else 1.0,
@@ -152,9 +175,12 @@ def grade(solution, ctx: LabContext) -> Measurement:
             "mcnemar_p": test.p_value,
         },
         metrics={
-            "test_items": n, "train_items": len(trainset),
-            "baseline_accuracy": base_acc, "optimized_accuracy": opt_acc,
-            "mcnemar": test.to_dict(), "demos_compiled": demos_compiled,
+            "test_items": n,
+            "train_items": len(trainset),
+            "baseline_accuracy": base_acc,
+            "optimized_accuracy": opt_acc,
+            "mcnemar": test.to_dict(),
+            "demos_compiled": demos_compiled,
             "adapter": summary,
             "baseline_first_number": _first_number_rate(testset, base_preds),
             "optimized_first_number": _first_number_rate(testset, opt_preds),
@@ -164,7 +190,8 @@ def grade(solution, ctx: LabContext) -> Measurement:
             "item_p95_s": p95(base_times + opt_times) if base_times + opt_times else None,
             "baseline_p50_s": p50(base_times) if base_times else None,
             "optimized_p50_s": p50(opt_times) if opt_times else None,
-            "tokens_in": summary["prompt_tokens"], "tokens_out": summary["completion_tokens"],
+            "tokens_in": summary["prompt_tokens"],
+            "tokens_out": summary["completion_tokens"],
         },
         samples=samples,
         notes=notes,

@@ -7,7 +7,6 @@ optimizes it with `optimize`, saves and reloads it as JSON, and compares the rel
 optimized program with the unoptimized one on the same solutions.
 """
 
-
 import dspy
 
 

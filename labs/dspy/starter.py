@@ -16,9 +16,7 @@ DSPy adapter: constrained JSON decoding, so even a 135M model's output parses. Y
 Run `harness check dspy`.
 """
 
-
 import dspy  # noqa: F401
-
 
 # TODO: a dspy.Signature with the input field `solution` (str) and the output field `answer`
 # typed `int`, with a one-line docstring saying the task.

@@ -20,7 +20,16 @@ import numpy as np
 
 from harness.grading.outcomes import PER_ITEM_KEY, per_item
 from harness.grading.stats import mcnemar_exact, p50, p95, paired_bootstrap
-from harness.labs.api import LabContext, LearnerError, Measurement, timed
+from harness.labs.api import GraderSettings, LabContext, LearnerError, Measurement, timed
+
+
+class Settings(GraderSettings):
+    """lab.toml's [grader] table."""
+
+    n_questions: int = 200
+    n_distractor_abstracts: int = 50
+    distractor_seed: int = 0
+
 
 K = 5
 QUERY_TIMING_QUESTIONS = 50  # questions embedded one at a time for the per-query latency (~1 s on 2 cores)
@@ -55,11 +64,11 @@ def load_questions(path: Path) -> dict[str, dict]:
 
 
 def build_corpus(ctx: LabContext) -> Corpus:
-    cfg = ctx.config
+    cfg = ctx.settings
     path = ctx.dataset_path or pubmedqa_dir(ctx) / "dev.json"
     data = load_questions(path)
     # Abstracts with a single paragraph have nothing left once the first is dropped.
-    pmids = [p for p in sorted(data) if len(data[p]["CONTEXTS"]) >= 2][: ctx.item_limit(int(cfg.get("n_questions", 200)))]
+    pmids = [p for p in sorted(data) if len(data[p]["CONTEXTS"]) >= 2][: ctx.item_limit(cfg.n_questions)]
     questions, gold, passages, passage_pmid = [], [], [], []
     for p in pmids:
         questions.append(data[p]["QUESTION"])
@@ -75,8 +84,8 @@ def build_corpus(ctx: LabContext) -> Corpus:
             if row["pmid"] not in data and row["i"] > 0:
                 by_pmid.setdefault(row["pmid"], []).append(row["text"])
     others = sorted(by_pmid)
-    random.Random(int(cfg.get("distractor_seed", 0))).shuffle(others)
-    for p in others[: int(cfg.get("n_distractor_abstracts", 50))]:
+    random.Random(cfg.distractor_seed).shuffle(others)
+    for p in others[: cfg.n_distractor_abstracts]:
         for text in by_pmid[p]:
             passages.append(text)
             passage_pmid.append(p)
@@ -149,8 +158,14 @@ def grade(solution, ctx: LabContext) -> Measurement:
     kw_top = _as_topk(solution.tfidf_top_k(model, corpus.questions, K), nq, nd, K, "tfidf_top_k")
     keyword_s = time.perf_counter() - t0
 
-    dense5, kw5 = hits(dense_top, corpus.passage_pmid, corpus.gold, 5), hits(kw_top, corpus.passage_pmid, corpus.gold, 5)
-    dense1, kw1 = hits(dense_top, corpus.passage_pmid, corpus.gold, 1), hits(kw_top, corpus.passage_pmid, corpus.gold, 1)
+    dense5, kw5 = (
+        hits(dense_top, corpus.passage_pmid, corpus.gold, 5),
+        hits(kw_top, corpus.passage_pmid, corpus.gold, 5),
+    )
+    dense1, kw1 = (
+        hits(dense_top, corpus.passage_pmid, corpus.gold, 1),
+        hits(kw_top, corpus.passage_pmid, corpus.gold, 1),
+    )
     # The paired comparison is on recall@1: at 5 both methods come close to the ceiling on
     # some splits (held-out split: 0.97 vs 0.94), which hides the difference.
     boot = paired_bootstrap(kw1.astype(float), dense1.astype(float), seed=ctx.seed)

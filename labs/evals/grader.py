@@ -25,14 +25,30 @@ import math
 import random
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from harness.grading.metrics import contains_answer, wilson_interval
 from harness.grading.squad import SQUAD_FORMAT, squad_articles
 from harness.grading.stats import cohen_kappa, mcnemar_exact, p50, p95
-from harness.labs.api import LabContext, LearnerError, Measurement
+from harness.labs.api import GraderSettings, LabContext, LearnerError, Measurement
 from harness.labs.recording import RecordingLLM
+
+
+class Settings(GraderSettings):
+    """lab.toml's [grader] table."""
+
+    n_pubmedqa: int = 40
+    n_squad: int = 30
+    squad_seed: int = 0
+    squad_max_tokens: int = 24
+    alpha: float = 0.05
+    majority_share: float = 0.9
+    interval_tolerance: float = 0.05
+    p_tolerance: float = 0.01
+    kappa_tolerance: float = 0.01
+
 
 LABELS = ("yes", "no", "maybe")
 ANSWER_SCHEMA = {
@@ -66,18 +82,31 @@ def is_squad(data: Any) -> bool:
 def pubmedqa_items(data: Any, name: str, n: int) -> list[dict]:
     """The first n questions (by pmid) of PubMedQA's upstream JSON {pmid: {QUESTION, LONG_ANSWER,
     final_decision, ...}}, as {"id", "question", "conclusion", "gold"}."""
-    ok = isinstance(data, dict) and data and all(
-        isinstance(v, dict) and isinstance(v.get("QUESTION"), str) and isinstance(v.get("LONG_ANSWER"), str)
-        and v.get("final_decision") in LABELS
-        for v in data.values()
+    ok = (
+        isinstance(data, dict)
+        and data
+        and all(
+            isinstance(v, dict)
+            and isinstance(v.get("QUESTION"), str)
+            and isinstance(v.get("LONG_ANSWER"), str)
+            and v.get("final_decision") in LABELS
+            for v in data.values()
+        )
     )
     if not ok:
         raise LearnerError(
             f"{name} is in neither PubMedQA's format ({{pmid: {{QUESTION, LONG_ANSWER, final_decision: "
             f"yes|no|maybe, ...}}}}) nor SQuAD v1.1's ({SQUAD_FORMAT})"
         )
-    return [{"id": p, "question": data[p]["QUESTION"], "conclusion": data[p]["LONG_ANSWER"],
-             "gold": data[p]["final_decision"]} for p in sorted(data)[:n]]
+    return [
+        {
+            "id": p,
+            "question": data[p]["QUESTION"],
+            "conclusion": data[p]["LONG_ANSWER"],
+            "gold": data[p]["final_decision"],
+        }
+        for p in sorted(data)[:n]
+    ]
 
 
 def squad_items(data: Any, name: str, n: int, seed: int) -> list[dict]:
@@ -93,8 +122,14 @@ def squad_items(data: Any, name: str, n: int, seed: int) -> list[dict]:
     out = []
     for i in picks:
         qa = paragraphs[i]["qas"][0]
-        out.append({"id": qa.get("id", str(i)), "question": qa["question"], "context": paragraphs[i]["context"],
-                    "gold": list(dict.fromkeys(a["text"] for a in qa["answers"]))})
+        out.append(
+            {
+                "id": qa.get("id", str(i)),
+                "question": qa["question"],
+                "context": paragraphs[i]["context"],
+                "gold": list(dict.fromkeys(a["text"] for a in qa["answers"])),
+            }
+        )
     return out
 
 
@@ -143,8 +178,11 @@ def parse_verdict(text: Any) -> bool | None:
             return None
         if not isinstance(obj, dict):
             return None
-        found = [v for v in obj.values() if isinstance(v, bool)
-                 or (isinstance(v, str) and v.strip().lower() in ("yes", "no"))]
+        found = [
+            v
+            for v in obj.values()
+            if isinstance(v, bool) or (isinstance(v, str) and v.strip().lower() in ("yes", "no"))
+        ]
         if len(found) != 1:
             return None
         v = found[0]
@@ -253,9 +291,16 @@ def ask_pubmedqa(llm, item: dict, variant: str, seed: int) -> str:
     if variant == "A":
         user = f"Question: {item['question']}\nAnswer yes, no or maybe."
     else:
-        user = f"Conclusion of the study: {item['conclusion']}\n\nQuestion: {item['question']}\nAnswer yes, no or maybe."
-    c = llm.chat([{"role": "system", "content": PUBMEDQA_SYSTEM}, {"role": "user", "content": user}],
-                 max_tokens=16, temperature=0.0, seed=seed, schema=ANSWER_SCHEMA)
+        user = (
+            f"Conclusion of the study: {item['conclusion']}\n\nQuestion: {item['question']}\nAnswer yes, no or maybe."
+        )
+    c = llm.chat(
+        [{"role": "system", "content": PUBMEDQA_SYSTEM}, {"role": "user", "content": user}],
+        max_tokens=16,
+        temperature=0.0,
+        seed=seed,
+        schema=ANSWER_SCHEMA,
+    )
     try:
         label = json.loads(c.text)["answer"]
     except (json.JSONDecodeError, KeyError, TypeError):
@@ -264,9 +309,18 @@ def ask_pubmedqa(llm, item: dict, variant: str, seed: int) -> str:
 
 
 def ask_squad(llm, item: dict, variant: str, max_tokens: int, seed: int) -> str:
-    user = f"Question: {item['question']}" if variant == "A" else f"Paragraph: {item['context']}\n\nQuestion: {item['question']}"
-    c = llm.chat([{"role": "system", "content": SQUAD_SYSTEM}, {"role": "user", "content": user}],
-                 max_tokens=max_tokens, temperature=0.0, seed=seed, stop=["\n"])
+    user = (
+        f"Question: {item['question']}"
+        if variant == "A"
+        else f"Paragraph: {item['context']}\n\nQuestion: {item['question']}"
+    )
+    c = llm.chat(
+        [{"role": "system", "content": SQUAD_SYSTEM}, {"role": "user", "content": user}],
+        max_tokens=max_tokens,
+        temperature=0.0,
+        seed=seed,
+        stop=["\n"],
+    )
     return c.text.strip()
 
 
@@ -274,15 +328,15 @@ def ask_squad(llm, item: dict, variant: str, max_tokens: int, seed: int) -> str:
 
 
 def grade(solution, ctx: LabContext) -> Measurement:
-    cfg = ctx.config
-    alpha = float(cfg.get("alpha", 0.05))
-    share = float(cfg.get("majority_share", 0.9))
-    tol_interval = float(cfg.get("interval_tolerance", 0.05))
-    tol_p = float(cfg.get("p_tolerance", 0.01))
-    tol_kappa = float(cfg.get("kappa_tolerance", 0.01))
-    n_pub = ctx.item_limit(int(cfg.get("n_pubmedqa", 40)))
-    n_squad = ctx.item_limit(int(cfg.get("n_squad", 30)))
-    squad_seed = int(cfg.get("squad_seed", 0))
+    cfg = ctx.settings
+    alpha = cfg.alpha
+    share = cfg.majority_share
+    tol_interval = cfg.interval_tolerance
+    tol_p = cfg.p_tolerance
+    tol_kappa = cfg.kappa_tolerance
+    n_pub = ctx.item_limit(cfg.n_pubmedqa)
+    n_squad = ctx.item_limit(cfg.n_squad)
+    squad_seed = cfg.squad_seed
 
     pub_path, squad_path = data_dir(ctx) / "pubmedqa" / "dev.json", data_dir(ctx) / "squad" / "dev.json"
     pub_data = squad_data = None
@@ -294,8 +348,9 @@ def grade(solution, ctx: LabContext) -> Measurement:
             pub_path, pub_data = ctx.dataset_path, data
     pub = pubmedqa_items(pub_data if pub_data is not None else read_json(pub_path), Path(pub_path).name, n_pub)
     # --limit keeps a prefix of the same draw, so that a limited run grades a subset of the full one.
-    squad = squad_items(squad_data if squad_data is not None else read_json(squad_path), Path(squad_path).name,
-                        int(cfg.get("n_squad", 30)), squad_seed)[:n_squad]
+    squad = squad_items(
+        squad_data if squad_data is not None else read_json(squad_path), Path(squad_path).name, cfg.n_squad, squad_seed
+    )[:n_squad]
 
     # The learner's statistics on the fixed cases first: no model needed, so a wrong formula shows at once.
     interval_rows: list[dict] = []
@@ -307,37 +362,76 @@ def grade(solution, ctx: LabContext) -> Measurement:
     def check_interval(case: str, correct: list[bool]) -> None:
         k, n = sum(correct), len(correct)
         lo, hi = wilson_interval(k, n)
-        acc, l, h = call_interval(solution, correct)
-        ok = (abs(acc - k / n) <= 1e-9 and l <= acc + 1e-9 and acc - 1e-9 <= h
-              and abs(l - lo) <= tol_interval and abs(h - hi) <= tol_interval)
-        interval_rows.append({"case": case, "correct": k, "n": n, "yours": [acc, l, h], "wilson": [k / n, lo, hi],
-                              "match": ok})
+        acc, low, high = call_interval(solution, correct)
+        ok = (
+            abs(acc - k / n) <= 1e-9
+            and low <= acc + 1e-9
+            and acc - 1e-9 <= high
+            and abs(low - lo) <= tol_interval
+            and abs(high - hi) <= tol_interval
+        )
+        interval_rows.append(
+            {"case": case, "correct": k, "n": n, "yours": [acc, low, high], "wilson": [k / n, lo, hi], "match": ok}
+        )
 
     def check_paired(case: str, a: list[bool], b: list[bool]) -> None:
         p_ref, v_ref = paired_verdict(a, b, alpha)
         p, v = call_paired(solution, a, b)
         m = mcnemar_exact(a, b)
-        paired_rows.append({"case": case, "n": len(a), "a_correct": sum(a), "b_correct": sum(b),
-                            "a_only": m.b, "b_only": m.c, "yours": [p, v], "mcnemar": [p_ref, v_ref],
-                            "p_match": abs(p - p_ref) <= tol_p, "verdict_match": v == v_ref})
+        paired_rows.append(
+            {
+                "case": case,
+                "n": len(a),
+                "a_correct": sum(a),
+                "b_correct": sum(b),
+                "a_only": m.b,
+                "b_only": m.c,
+                "yours": [p, v],
+                "mcnemar": [p_ref, v_ref],
+                "p_match": abs(p - p_ref) <= tol_p,
+                "verdict_match": v == v_ref,
+            }
+        )
 
     def check_majority(case: str, gold: list) -> None:
         labels, acc_ref = majority_labels(gold)
         label, acc = call_majority(solution, gold)
-        majority_rows.append({"case": case, "n": len(gold), "yours": [label, acc],
-                              "majority": [sorted(map(str, labels)), acc_ref],
-                              "match": label in labels and abs(acc - acc_ref) <= 1e-9})
+        majority_rows.append(
+            {
+                "case": case,
+                "n": len(gold),
+                "yours": [label, acc],
+                "majority": [sorted(map(str, labels)), acc_ref],
+                "match": label in labels and abs(acc - acc_ref) <= 1e-9,
+            }
+        )
 
     def check_flag(case: str, predictions: list, gold: list) -> None:
         top, top_n = Counter(predictions).most_common(1)[0]
         ref = graded_flag(predictions, gold, share)
         if ref is None:
-            flag_rows.append({"case": case, "n": len(gold), "most_common_prediction": [top, top_n],
-                              "yours": None, "reference": None, "match": None})
+            flag_rows.append(
+                {
+                    "case": case,
+                    "n": len(gold),
+                    "most_common_prediction": [top, top_n],
+                    "yours": None,
+                    "reference": None,
+                    "match": None,
+                }
+            )
             return
         got = call_flag(solution, predictions, gold)
-        flag_rows.append({"case": case, "n": len(gold), "most_common_prediction": [top, top_n],
-                          "yours": got, "reference": ref, "match": got == ref})
+        flag_rows.append(
+            {
+                "case": case,
+                "n": len(gold),
+                "most_common_prediction": [top, top_n],
+                "yours": got,
+                "reference": ref,
+                "match": got == ref,
+            }
+        )
 
     def check_kappa(case: str, a: list[bool], b: list[bool]) -> None:
         ref = cohen_kappa(a, b)
@@ -345,8 +439,9 @@ def grade(solution, ctx: LabContext) -> Measurement:
             kappa_rows.append({"case": case, "n": len(a), "yours": None, "reference": None, "match": None})
             return
         got = call_kappa(solution, a, b)
-        kappa_rows.append({"case": case, "n": len(a), "yours": got, "reference": ref,
-                           "match": abs(got - ref) <= tol_kappa})
+        kappa_rows.append(
+            {"case": case, "n": len(a), "yours": got, "reference": ref, "match": abs(got - ref) <= tol_kappa}
+        )
 
     for k, n in INTERVAL_CASES:
         check_interval(f"fixed {k}/{n}", _flags(k, n))
@@ -373,7 +468,7 @@ def grade(solution, ctx: LabContext) -> Measurement:
     t0 = time.perf_counter()
     for item in squad:
         for v in ("A", "B"):
-            item[v] = ask_squad(llm, item, v, int(cfg.get("squad_max_tokens", 24)), ctx.seed)
+            item[v] = ask_squad(llm, item, v, cfg.squad_max_tokens, ctx.seed)
             item[f"{v}_contains"] = contains_answer(item[v], item["gold"])
         done += 2
         ctx.progress(done, total, "model call")
@@ -412,8 +507,9 @@ def grade(solution, ctx: LabContext) -> Measurement:
     check_paired("SQuAD A (closed book) vs B (open book)", squad_ok["A"], squad_ok["B"])
     judged = [it for it in squad if it["judge"] is not None]
     if judged:
-        check_kappa("judge vs contains-the-gold-answer", [it["judge"] for it in judged],
-                    [it["B_contains"] for it in judged])
+        check_kappa(
+            "judge vs contains-the-gold-answer", [it["judge"] for it in judged], [it["B_contains"] for it in judged]
+        )
 
     def rate(rows: list[dict], key: str = "match") -> float:
         rows = [r for r in rows if r[key] is not None]
@@ -430,13 +526,18 @@ def grade(solution, ctx: LabContext) -> Measurement:
     }
 
     maj_labels, maj_acc = majority_labels(pub_gold)
-    acc = {name: wilson_row(flags) for name, flags in (
-        ("pubmedqa_a_accuracy", pub_ok["A"]), ("pubmedqa_b_accuracy", pub_ok["B"]),
-        ("squad_closed_book_accuracy", squad_ok["A"]), ("squad_open_book_accuracy", squad_ok["B"]))}
+    acc = {
+        name: wilson_row(flags)
+        for name, flags in (
+            ("pubmedqa_a_accuracy", pub_ok["A"]),
+            ("pubmedqa_b_accuracy", pub_ok["B"]),
+            ("squad_closed_book_accuracy", squad_ok["A"]),
+            ("squad_open_book_accuracy", squad_ok["B"]),
+        )
+    }
     pub_test = paired_verdict(pub_ok["A"], pub_ok["B"], alpha)
     squad_test = paired_verdict(squad_ok["A"], squad_ok["B"], alpha)
-    ref_kappa = (cohen_kappa([it["judge"] for it in judged], [it["B_contains"] for it in judged])
-                 if judged else None)
+    ref_kappa = cohen_kappa([it["judge"] for it in judged], [it["B_contains"] for it in judged]) if judged else None
     judge_agree = (sum(it["judge"] == it["B_contains"] for it in judged) / len(judged)) if judged else None
     metrics = {
         "dataset": Path(pub_path).name,
@@ -446,8 +547,9 @@ def grade(solution, ctx: LabContext) -> Measurement:
         **{k: v["value"] for k, v in acc.items()},
         "intervals": acc,
         "pubmedqa_gold_counts": dict(Counter(pub_gold)),
-        "pubmedqa_answer_counts": {v: {lab: sum(it[v] == lab for it in pub) for lab in (*LABELS, "invalid")}
-                                   for v in ("A", "B")},
+        "pubmedqa_answer_counts": {
+            v: {lab: sum(it[v] == lab for it in pub) for lab in (*LABELS, "invalid")} for v in ("A", "B")
+        },
         "majority_label": sorted(maj_labels),
         "majority_accuracy": maj_acc,
         "pubmedqa_majority_flags": {v: majority_flag([it[v] for it in pub], pub_gold, share) for v in ("A", "B")},
@@ -459,8 +561,13 @@ def grade(solution, ctx: LabContext) -> Measurement:
         "judge_kappa": ref_kappa,
         "judge_calls_with_schema": sum(it["judge_schema_calls"] for it in squad),
         "judge_calls": sum(len(it["judge_replies"]) for it in squad),
-        "cases": {"interval": interval_rows, "majority_baseline": majority_rows, "majority_flag": flag_rows,
-                  "paired": paired_rows, "kappa": kappa_rows},
+        "cases": {
+            "interval": interval_rows,
+            "majority_baseline": majority_rows,
+            "majority_flag": flag_rows,
+            "paired": paired_rows,
+            "kappa": kappa_rows,
+        },
     }
     timings = {
         "pubmedqa_s": round(pubmedqa_s, 3),
@@ -469,10 +576,27 @@ def grade(solution, ctx: LabContext) -> Measurement:
         "item_p50_s": round(p50(judge_latencies), 3),  # items = the learner's judge() calls
         "item_p95_s": round(p95(judge_latencies), 3),
     }
-    samples = ([{"part": "pubmedqa", **{k: it[k] for k in ("id", "gold", "A", "B")}} for it in pub]
-               + [{"part": "squad", **{k: it[k] for k in ("id", "question", "gold", "A", "B", "A_contains",
-                                                          "B_contains", "judge", "judge_valid", "judge_replies")}}
-                  for it in squad])
+    samples = [{"part": "pubmedqa", **{k: it[k] for k in ("id", "gold", "A", "B")}} for it in pub] + [
+        {
+            "part": "squad",
+            **{
+                k: it[k]
+                for k in (
+                    "id",
+                    "question",
+                    "gold",
+                    "A",
+                    "B",
+                    "A_contains",
+                    "B_contains",
+                    "judge",
+                    "judge_valid",
+                    "judge_replies",
+                )
+            },
+        }
+        for it in squad
+    ]
     notes = notes_for(values, metrics, pub, squad, share)
     return Measurement(values=values, metrics=metrics, timings=timings, samples=samples, notes=notes)
 
@@ -504,10 +628,13 @@ def notes_for(values: dict, m: dict, pub: list[dict], squad: list[dict], share: 
         notes.append(
             f"Judge: said yes {m['judge_says_yes']} times, the reference {m['judge_reference_yes']} of {len(squad)}; "
             f"agreement {m['judge_agreement']:.3f}, Cohen's kappa {m['judge_kappa']:.3f} "
-            "(0 = chance, 1 = perfect): the lab asks for the judge to be measured, not to be good.")
+            "(0 = chance, 1 = perfect): the lab asks for the judge to be measured, not to be good."
+        )
     if values["judge_valid_rate"] < 1:
         bad = next(it for it in squad if not it["judge_valid"])
-        notes.append(f"Judgements that were not one clean verdict: {sum(not it['judge_valid'] for it in squad)} of "
-                     f"{len(squad)}; e.g. the model replied {bad['judge_replies'][:1]} and judge() returned "
-                     f"{bad['judge_returned']}.")
+        notes.append(
+            f"Judgements that were not one clean verdict: {sum(not it['judge_valid'] for it in squad)} of "
+            f"{len(squad)}; e.g. the model replied {bad['judge_replies'][:1]} and judge() returned "
+            f"{bad['judge_returned']}."
+        )
     return notes

@@ -63,9 +63,15 @@ def judge(llm, question: str, gold_answers: list[str], reply: str) -> bool:
     """Ask the chat model whether the reply answers the question correctly, as a yes/no verdict
     constrained by a JSON schema (so it can only say one of the two)."""
     messages = [
-        {"role": "system", "content": "You grade answers. Say yes if the reply gives the correct answer, no otherwise."},
-        {"role": "user", "content": f"Question: {question}\nCorrect answer: {' / '.join(gold_answers)}\n"
-                                    f"Reply: {reply}\nIs the reply correct?"},
+        {
+            "role": "system",
+            "content": "You grade answers. Say yes if the reply gives the correct answer, no otherwise.",
+        },
+        {
+            "role": "user",
+            "content": f"Question: {question}\nCorrect answer: {' / '.join(gold_answers)}\n"
+            f"Reply: {reply}\nIs the reply correct?",
+        },
     ]
     completion = llm.chat(messages, max_tokens=16, temperature=0.0, seed=0, schema=JUDGE_SCHEMA)
     return json.loads(completion.text)["verdict"] == "yes"

@@ -20,11 +20,6 @@ Run `harness check evals` to grade this file, `harness hint evals` when stuck.
 
 from __future__ import annotations
 
-import json
-import math
-from collections import Counter
-from statistics import NormalDist
-
 JUDGE_SCHEMA = {
     "type": "object",
     "properties": {"verdict": {"type": "string", "enum": ["yes", "no"]}},

@@ -11,8 +11,7 @@ def chat_once(llm, question: str, max_tokens: int = 32) -> str:
     return llm.chat(messages, max_tokens=max_tokens, temperature=0.0).text
 
 
-def sample(llm, prompt: str, temperature: float, seed: int, stop: list[str] | None = None,
-           max_tokens: int = 24) -> str:
+def sample(llm, prompt: str, temperature: float, seed: int, stop: list[str] | None = None, max_tokens: int = 24) -> str:
     messages = [{"role": "user", "content": prompt}]
     return llm.chat(messages, max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop).text
 

@@ -11,8 +11,6 @@ Run `harness check first-tokens` after each function you fill in.
 
 from __future__ import annotations
 
-import time
-
 
 def chat_once(llm, question: str, max_tokens: int = 32) -> str:
     """Ask one question through the model's chat template, greedily (same answer every time).
@@ -21,8 +19,7 @@ def chat_once(llm, question: str, max_tokens: int = 32) -> str:
     raise NotImplementedError("chat_once")
 
 
-def sample(llm, prompt: str, temperature: float, seed: int, stop: list[str] | None = None,
-           max_tokens: int = 24) -> str:
+def sample(llm, prompt: str, temperature: float, seed: int, stop: list[str] | None = None, max_tokens: int = 24) -> str:
     """Generate a reply to `prompt` with this temperature and seed; stop before any string in `stop`.
     Same seed -> same text; different seeds -> (usually) different texts when temperature > 0."""
     # TODO: pass temperature, seed and stop through to the model

@@ -31,15 +31,30 @@ from pathlib import Path
 
 from harness.grading.metrics import extract_numbers as numbers_in_text
 from harness.grading.stats import mcnemar_exact, p50, p95, paired_bootstrap
-from harness.labs.api import LabContext, LearnerError, Measurement, timed
+from harness.labs.api import GraderSettings, LabContext, LearnerError, Measurement, timed
 from harness.labs.recording import RecordingLLM
 
-SVAMP_FORMAT = ('a JSON list of SVAMP problems: {"ID", "Body", "Question", "Equation" (e.g. "( 76.0 - 25.0 )"), '
-                '"Answer" (a number)}')
+
+class Settings(GraderSettings):
+    """lab.toml's [grader] table."""
+
+    n_items: int = 60
+    question_seed: int = 0
+    file: str = "given.json"  # under labs/_data/svamp/
+
+
+SVAMP_FORMAT = (
+    'a JSON list of SVAMP problems: {"ID", "Body", "Question", "Equation" (e.g. "( 76.0 - 25.0 )"), '
+    '"Answer" (a number)}'
+)
 STEPS = ("extract_numbers", "candidate_expressions", "choose_expression", "safe_eval")
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
-_OPS = {ast.Add: ("+", operator.add), ast.Sub: ("-", operator.sub), ast.Mult: ("*", operator.mul),
-        ast.Div: ("/", operator.truediv)}
+_OPS = {
+    ast.Add: ("+", operator.add),
+    ast.Sub: ("-", operator.sub),
+    ast.Mult: ("*", operator.mul),
+    ast.Div: ("/", operator.truediv),
+}
 
 # Each must be refused (an exception) without executing anything.
 HOSTILE = [
@@ -60,8 +75,9 @@ HOSTILE = [
 
 # ---------------------------------------------------------------------------------------- data
 
+
 def svamp_path(ctx: LabContext) -> Path:
-    return ctx.lab_dir.parent / "_data" / "svamp" / ctx.config.get("file", "given.json")
+    return ctx.lab_dir.parent / "_data" / "svamp" / ctx.settings.file
 
 
 def load_problems(path: Path) -> list[dict]:
@@ -75,12 +91,23 @@ def load_problems(path: Path) -> list[dict]:
         raise LearnerError(f"{name} is not {SVAMP_FORMAT}")
     rows = []
     for i, r in enumerate(data):
-        ok = (isinstance(r, dict) and all(isinstance(r.get(k), str) for k in ("Body", "Question", "Equation"))
-              and isinstance(r.get("Answer"), (int, float)) and not isinstance(r.get("Answer"), bool))
+        ok = (
+            isinstance(r, dict)
+            and all(isinstance(r.get(k), str) for k in ("Body", "Question", "Equation"))
+            and isinstance(r.get("Answer"), (int, float))
+            and not isinstance(r.get("Answer"), bool)
+        )
         if not ok:
             raise LearnerError(f"{name}, record {i}: not a SVAMP problem; the file must be {SVAMP_FORMAT}")
-        rows.append({"id": str(r.get("ID", i)), "body": r["Body"].strip(), "question": r["Question"].strip(),
-                     "equation": r["Equation"], "answer": float(r["Answer"])})
+        rows.append(
+            {
+                "id": str(r.get("ID", i)),
+                "body": r["Body"].strip(),
+                "question": r["Question"].strip(),
+                "equation": r["Equation"],
+                "answer": float(r["Answer"]),
+            }
+        )
     return rows
 
 
@@ -150,6 +177,7 @@ def pick_items(problems: list[dict], n: int, seed: int) -> list[dict]:
 
 # ------------------------------------------------------------------------------------- evaluator
 
+
 @contextmanager
 def no_dynamic_code(used: list[str]):
     """Replace eval/exec/compile for the duration: a call is recorded and refused."""
@@ -162,6 +190,7 @@ def no_dynamic_code(used: list[str]):
                 return saved["compile"](*args, **kwargs)  # ast.parse: parsing only, nothing runs
             used.append(name)
             raise RuntimeError(f"{name}() is not allowed in this lab")
+
         return f
 
     for name in saved:
@@ -211,8 +240,10 @@ def check_evaluator(solution, problems: list[dict]) -> tuple[dict, dict, list[st
     metrics["gold_equations"] = len(golds)
     if skipped:
         metrics["equations_skipped"] = [p["id"] for p in skipped]
-        notes.append(f"{len(skipped)} record(s) whose Answer is not the value of their Equation (upstream slips) "
-                     f"are left out of evaluator_exact: {', '.join(p['id'] for p in skipped[:5])}")
+        notes.append(
+            f"{len(skipped)} record(s) whose Answer is not the value of their Equation (upstream slips) "
+            f"are left out of evaluator_exact: {', '.join(p['id'] for p in skipped[:5])}"
+        )
     if wrong:
         notes.append("safe_eval got gold expressions wrong, e.g. " + "; ".join(wrong))
     if dynamic:
@@ -223,6 +254,7 @@ def check_evaluator(solution, problems: list[dict]) -> tuple[dict, dict, list[st
 
 
 # ------------------------------------------------------------------------------------ candidates
+
 
 def candidates_of(solution, body: str) -> tuple[list[float], list[str]]:
     """The learner's numbers and candidates for one body, checked: numbers, then strings that are
@@ -237,8 +269,10 @@ def candidates_of(solution, body: str) -> tuple[list[float], list[str]]:
     for c in cands:
         step = one_step(c)
         if step is None or not all(any(math.isclose(x, n) for n in nums) for x in step[1:]):
-            raise LearnerError(f"candidate_expressions must return expressions 'a op b' (op one of + - * /) of two "
-                               f"of the numbers it was given, {[f'{n:g}' for n in nums]}; got {c!r}")
+            raise LearnerError(
+                f"candidate_expressions must return expressions 'a op b' (op one of + - * /) of two "
+                f"of the numbers it was given, {[f'{n:g}' for n in nums]}; got {c!r}"
+            )
     return nums, list(cands)
 
 
@@ -254,6 +288,7 @@ def check_candidates(solution, problems: list[dict]) -> tuple[float, dict[str, l
 
 # ---------------------------------------------------------------------------------------- chain
 
+
 @contextmanager
 def recording_steps(solve_chain, llm: RecordingLLM):
     """Each step's calls during solve_chain: its arguments, what it returned, and how many model
@@ -267,9 +302,17 @@ def recording_steps(solve_chain, llm: RecordingLLM):
         def step(*args, **kwargs):
             before = len(llm.schemas)
             out = fn(*args, **kwargs)
-            calls[name].append({"args": args, "kwargs": kwargs, "out": out,
-                                "model_calls": len(llm.schemas) - before, "schema_calls": sum(llm.schemas[before:])})
+            calls[name].append(
+                {
+                    "args": args,
+                    "kwargs": kwargs,
+                    "out": out,
+                    "model_calls": len(llm.schemas) - before,
+                    "schema_calls": sum(llm.schemas[before:]),
+                }
+            )
             return out
+
         return step
 
     for name, fn in saved.items():
@@ -334,17 +377,17 @@ def single_from_model(answer, replies: list[str], schemas: list[bool]) -> bool:
 
 
 def grade(solution, ctx: LabContext) -> Measurement:
-    cfg = ctx.config
+    cfg = ctx.settings
     path = ctx.dataset_path or svamp_path(ctx)
     problems = load_problems(path)
     pool = one_operation(problems)
     if not pool:
-        raise LearnerError(f"{Path(path).name} has no one-operation problem (an Equation like \"( 76.0 - 25.0 )\")")
+        raise LearnerError(f'{Path(path).name} has no one-operation problem (an Equation like "( 76.0 - 25.0 )")')
 
     values, metrics, notes = check_evaluator(solution, problems)
     values["candidate_coverage"], candidates = check_candidates(solution, pool)
 
-    items = pick_items(pool, ctx.item_limit(int(cfg.get("n_items", 60))), int(cfg.get("question_seed", 0)))
+    items = pick_items(pool, ctx.item_limit(cfg.n_items), cfg.question_seed)
     llm = RecordingLLM(ctx.llm)  # loaded here, so that no item's latency includes the model load
     latencies: list[float] = []
     rows, failures = [], Counter()
@@ -365,18 +408,30 @@ def grade(solution, ctx: LabContext) -> Measurement:
 
         cands = candidates[p["id"]]
         gold = one_step(p["equation"])
-        rows.append({
-            "id": p["id"], "body": p["body"][:200], "question": p["question"], "equation": p["equation"],
-            "answer": p["answer"], "candidates": len(cands), "chosen": chosen if isinstance(chosen, str) else repr(chosen),
-            "chain": chain, "single": single, "chain_right": _right(chain, p["answer"]),
-            "single_right": _right(single, p["answer"]), "steps_ok": problem is None, "steps_problem": problem,
-            "single_from_model": own,
-            "gold_in_candidates": any(same_step(one_step(c), gold) for c in cands),
-            # what a uniformly random pick among the candidates would get right, on average
-            "chance": (sum(_right(gold_value(c), p["answer"]) for c in cands) / len(cands)) if cands else 0.0,
-            "always_subtract_right": _right(always_subtract(p["body"]), p["answer"]),
-            "chosen_op": (one_step(chosen) or ("?",))[0] if isinstance(chosen, str) else None, "gold_op": gold[0],
-        })
+        rows.append(
+            {
+                "id": p["id"],
+                "body": p["body"][:200],
+                "question": p["question"],
+                "equation": p["equation"],
+                "answer": p["answer"],
+                "candidates": len(cands),
+                "chosen": chosen if isinstance(chosen, str) else repr(chosen),
+                "chain": chain,
+                "single": single,
+                "chain_right": _right(chain, p["answer"]),
+                "single_right": _right(single, p["answer"]),
+                "steps_ok": problem is None,
+                "steps_problem": problem,
+                "single_from_model": own,
+                "gold_in_candidates": any(same_step(one_step(c), gold) for c in cands),
+                # what a uniformly random pick among the candidates would get right, on average
+                "chance": (sum(_right(gold_value(c), p["answer"]) for c in cands) / len(cands)) if cands else 0.0,
+                "always_subtract_right": _right(always_subtract(p["body"]), p["answer"]),
+                "chosen_op": (one_step(chosen) or ("?",))[0] if isinstance(chosen, str) else None,
+                "gold_op": gold[0],
+            }
+        )
     ctx.progress(len(items), len(items), "problem")
 
     n = len(rows)
@@ -384,41 +439,51 @@ def grade(solution, ctx: LabContext) -> Measurement:
     single_ok = [r["single_right"] for r in rows]
     boot = paired_bootstrap([float(x) for x in single_ok], [float(x) for x in chain_ok], seed=ctx.seed)
     mcn = mcnemar_exact(single_ok, chain_ok)
-    values.update({
-        "chain_steps_used": sum(r["steps_ok"] for r in rows) / n,
-        "single_answer_from_model": sum(r["single_from_model"] for r in rows) / n,
-        "chain_accuracy": sum(chain_ok) / n,
-        "chain_minus_single_ci_low": boot.ci_low,
-        "chain_vs_single_mcnemar_p": mcn.p_value,
-    })
+    values.update(
+        {
+            "chain_steps_used": sum(r["steps_ok"] for r in rows) / n,
+            "single_answer_from_model": sum(r["single_from_model"] for r in rows) / n,
+            "chain_accuracy": sum(chain_ok) / n,
+            "chain_minus_single_ci_low": boot.ci_low,
+            "chain_vs_single_mcnemar_p": mcn.p_value,
+        }
+    )
     covered = [r for r in rows if r["gold_in_candidates"]]
-    metrics.update({
-        "dataset": Path(path).name,
-        "problems": len(problems),
-        "one_operation_problems": len(pool),
-        "items": n,
-        "chain_accuracy": values["chain_accuracy"],
-        "single_accuracy": sum(single_ok) / n,
-        "chain_vs_single": boot.to_dict(),
-        "mcnemar": mcn.to_dict(),
-        "random_choice_accuracy": sum(r["chance"] for r in rows) / n,
-        "always_subtract_accuracy": sum(r["always_subtract_right"] for r in rows) / n,
-        "chain_accuracy_when_gold_in_candidates": (sum(r["chain_right"] for r in covered) / len(covered)) if covered else None,
-        "mean_candidates": sum(r["candidates"] for r in rows) / n,
-        "chosen_operations": dict(Counter(r["chosen_op"] for r in rows if r["chosen_op"])),
-        "gold_operations": dict(Counter(r["gold_op"] for r in rows)),
-    })
+    metrics.update(
+        {
+            "dataset": Path(path).name,
+            "problems": len(problems),
+            "one_operation_problems": len(pool),
+            "items": n,
+            "chain_accuracy": values["chain_accuracy"],
+            "single_accuracy": sum(single_ok) / n,
+            "chain_vs_single": boot.to_dict(),
+            "mcnemar": mcn.to_dict(),
+            "random_choice_accuracy": sum(r["chance"] for r in rows) / n,
+            "always_subtract_accuracy": sum(r["always_subtract_right"] for r in rows) / n,
+            "chain_accuracy_when_gold_in_candidates": (sum(r["chain_right"] for r in covered) / len(covered))
+            if covered
+            else None,
+            "mean_candidates": sum(r["candidates"] for r in rows) / n,
+            "chosen_operations": dict(Counter(r["chosen_op"] for r in rows if r["chosen_op"])),
+            "gold_operations": dict(Counter(r["gold_op"] for r in rows)),
+        }
+    )
     notes.append(
         f"{n} one-operation problems: chain {sum(chain_ok)}/{n} right, single prompt {sum(single_ok)}/{n} (same "
         f"model, same problems): difference {boot.delta:+.3f}, 95% interval [{boot.ci_low:+.3f}, {boot.ci_high:+.3f}], "
-        f"McNemar b={mcn.b} (single right, chain wrong) c={mcn.c} (chain right, single wrong) p={mcn.p_value:.2g}.")
+        f"McNemar b={mcn.b} (single right, chain wrong) c={mcn.c} (chain right, single wrong) p={mcn.p_value:.2g}."
+    )
     notes.append(
         f"A random pick among the candidates would get {metrics['random_choice_accuracy']:.3f} right, a rule with no "
         f"model (the larger of the first two numbers minus the smaller) {metrics['always_subtract_accuracy']:.3f}; the gold "
         f"expression was among them on {len(covered)}/{n} problems. Operations chosen {metrics['chosen_operations']}, "
-        f"gold {metrics['gold_operations']}.")
+        f"gold {metrics['gold_operations']}."
+    )
     if failures:
         top, count = failures.most_common(1)[0]
-        notes.append(f"chain_steps_used: {sum(failures.values())} problem(s) failed the step check, most often: {top} ({count}x)")
+        notes.append(
+            f"chain_steps_used: {sum(failures.values())} problem(s) failed the step check, most often: {top} ({count}x)"
+        )
     timings = {"item_p50_s": round(p50(latencies), 3), "item_p95_s": round(p95(latencies), 3)}
     return Measurement(values=values, metrics=metrics, samples=rows, notes=notes, timings=timings)

@@ -75,8 +75,10 @@ def choose_expression(llm, body: str, question: str, candidates: list[str]) -> s
     change, so only the problem itself is evaluated after the first call."""
     messages = [{"role": "system", "content": CHOOSE_SYSTEM}]
     for b, q, e in EXAMPLES:
-        messages += [{"role": "user", "content": _problem(b, q)},
-                     {"role": "assistant", "content": json.dumps({"expression": e})}]
+        messages += [
+            {"role": "user", "content": _problem(b, q)},
+            {"role": "assistant", "content": json.dumps({"expression": e})},
+        ]
     messages.append({"role": "user", "content": _problem(body, question)})
     schema = {
         "type": "object",
@@ -133,8 +135,10 @@ def solve_single(llm, body: str, question: str) -> float | None:
     to a JSON number. None when the reply is not complete JSON (a runaway number)."""
     messages = [{"role": "system", "content": SINGLE_SYSTEM}]
     for b, q, e in EXAMPLES:
-        messages += [{"role": "user", "content": _problem(b, q)},
-                     {"role": "assistant", "content": json.dumps({"answer": int(safe_eval(e))})}]
+        messages += [
+            {"role": "user", "content": _problem(b, q)},
+            {"role": "assistant", "content": json.dumps({"answer": int(safe_eval(e))})},
+        ]
     messages.append({"role": "user", "content": _problem(body, question)})
     reply = llm.chat(messages, max_tokens=24, temperature=0.0, schema=ANSWER_SCHEMA)
     try:

@@ -24,7 +24,18 @@ import numpy as np
 from harness.errors import HarnessError
 from harness.grading.squad import read_squad
 from harness.grading.stats import paired_bootstrap
-from harness.labs.api import LabContext, LearnerError, Measurement
+from harness.labs.api import GraderSettings, LabContext, LearnerError, Measurement
+
+
+class Settings(GraderSettings):
+    """lab.toml's [grader] table."""
+
+    n_paragraphs: int
+    question_seed: int
+    types: list[str]
+    tolerance: float
+    bootstrap_seed: int
+
 
 BASELINE = "F16"
 KS = (1, 5)
@@ -51,8 +62,11 @@ def items(articles: list[dict], n: int, seed: int) -> tuple[list[str], list[str]
         for p in a["paragraphs"]:
             if len(passages) == n:
                 return passages, questions, gold
-            qs = [q["question"].strip() for q in p["qas"]
-                  if q["question"].strip() and any(x["text"].strip() for x in q["answers"])]
+            qs = [
+                q["question"].strip()
+                for q in p["qas"]
+                if q["question"].strip() and any(x["text"].strip() for x in q["answers"])
+            ]
             passages.append(f"{title}: {p['context'].strip()}" if title else p["context"].strip())
             if qs:
                 questions.append(rng.choice(qs))
@@ -176,8 +190,9 @@ class Opener:
         if path.suffix != ".gguf" or not path.is_file():
             raise LearnerError(f"open_embedder() needs the path of an existing .gguf file, got {str(path)!r}")
         sha = self.sha(path)
-        emb = RecordingEmbedder(self._ctx.open_embedder(path), self.vectors.setdefault(sha, {}),
-                                self.calls.setdefault(sha, []))
+        emb = RecordingEmbedder(
+            self._ctx.open_embedder(path), self.vectors.setdefault(sha, {}), self.calls.setdefault(sha, [])
+        )
         self.opened.append(emb)
         return emb
 
@@ -253,25 +268,27 @@ def _row(raw, qtype: str, n_passages: int, n_questions: int) -> dict:
         hits = [bool(h) for h in row["hits@1"]]
         vecs = np.asarray(row["vectors"], dtype=np.float32)
     except (TypeError, ValueError):
-        raise LearnerError(f"measure() returned a value of the wrong type ({qtype}): numbers, a list of "
-                           "booleans (hits@1) and an array (vectors)") from None
+        raise LearnerError(
+            f"measure() returned a value of the wrong type ({qtype}): numbers, a list of "
+            "booleans (hits@1) and an array (vectors)"
+        ) from None
     if len(hits) != n_questions:
         raise LearnerError(f"hits@1 must hold one boolean per question ({n_questions}), got {len(hits)} ({qtype})")
     if vecs.ndim != 2 or len(vecs) != n_passages:
-        raise LearnerError(f"vectors must be one row per passage, shape ({n_passages}, dim), "
-                           f"got {vecs.shape} ({qtype})")
+        raise LearnerError(
+            f"vectors must be one row per passage, shape ({n_passages}, dim), got {vecs.shape} ({qtype})"
+        )
     if not all(math.isfinite(row[k]) for k in NUMBERS):
         raise LearnerError(f"measure() returned a figure that is not a finite number ({qtype})")
     return row
 
 
 def grade(solution, ctx: LabContext) -> Measurement:
-    cfg = ctx.config
-    types = [str(t) for t in cfg["types"]]
-    tolerance, boot_seed = float(cfg["tolerance"]), int(cfg["bootstrap_seed"])
+    cfg = ctx.settings
+    types = list(cfg.types)
+    tolerance, boot_seed = cfg.tolerance, cfg.bootstrap_seed
     path = ctx.dataset_path or squad_path(ctx)
-    passages, questions, gold = items(load_articles(path), ctx.item_limit(int(cfg["n_paragraphs"])),
-                                      int(cfg["question_seed"]))
+    passages, questions, gold = items(load_articles(path), ctx.item_limit(cfg.n_paragraphs), cfg.question_seed)
     if len(questions) < 2:
         raise LearnerError(f"{Path(path).name}: its first paragraphs hold fewer than 2 questions")
     progress = ctx.progress
@@ -280,8 +297,10 @@ def grade(solution, ctx: LabContext) -> Measurement:
     pinned_embedder = ctx.embedder  # the pinned model, loaded first (its load time is the engine's)
     pinned = getattr(pinned_embedder, "model_path", None)
     if pinned is None or Path(pinned).suffix != ".gguf":
-        raise HarnessError("the quantize lab needs the embedding model as a GGUF file in this process",
-                           hint="run it with the default backend (--backend llama-cpp)")
+        raise HarnessError(
+            "the quantize lab needs the embedding model as a GGUF file in this process",
+            hint="run it with the default backend (--backend llama-cpp)",
+        )
     pinned = Path(pinned)
     pinned_sha = sha256_file(pinned)
     opener = Opener(ctx)
@@ -311,8 +330,10 @@ def grade(solution, ctx: LabContext) -> Measurement:
         if beside:
             notes.append(f"quantize() wrote beside its input: {', '.join(beside)}; write the new files in out_dir")
         if not input_same:
-            notes.append("quantize() changed its input file (the copy of the pinned F16 model): the F16 baseline "
-                         "is gone, so nothing else was measured; write each new file in out_dir, never over src")
+            notes.append(
+                "quantize() changed its input file (the copy of the pinned F16 model): the F16 baseline "
+                "is gone, so nothing else was measured; write each new file in out_dir, never over src"
+            )
             return Measurement(values=values, notes=notes, metrics={"quantize_s": quantize_s})
         paths = {BASELINE: src, **{t: Path(files[t]) for t in types if problems[t] is None}}
 
@@ -320,8 +341,14 @@ def grade(solution, ctx: LabContext) -> Measurement:
         table = {}
         for j, t in enumerate([BASELINE] + [t for t in types if t in paths]):
             progress(len(types) + j, steps, "step")
-            raw = solution.measure(opener, paths[t], list(passages), list(questions), list(gold),
-                                   None if t == BASELINE else table[BASELINE])
+            raw = solution.measure(
+                opener,
+                paths[t],
+                list(passages),
+                list(questions),
+                list(gold),
+                None if t == BASELINE else table[BASELINE],
+            )
             table[t] = _row(raw, t, len(passages), len(questions))
         opener.close_all()
         progress(steps - 1, steps, "step")
@@ -347,27 +374,45 @@ def grade(solution, ctx: LabContext) -> Measurement:
         opener.close_all()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    values.update({
-        "size_error_bytes": max(abs(table[t]["size_bytes"] - own[t]["size_bytes"]) for t in table),
-        "recall_max_error": max(abs(table[t][f"recall@{k}"] - own[t][f"recall@{k}"]) for t in table for k in KS),
-        "cosine_max_error": max(abs(table[t]["cosine_to_f16"] - own[t]["cosine_to_f16"]) for t in table),
-        "choice_correct": float(choice in accepted),
-    })
+    values.update(
+        {
+            "size_error_bytes": max(abs(table[t]["size_bytes"] - own[t]["size_bytes"]) for t in table),
+            "recall_max_error": max(abs(table[t][f"recall@{k}"] - own[t][f"recall@{k}"]) for t in table for k in KS),
+            "cosine_max_error": max(abs(table[t]["cosine_to_f16"] - own[t]["cosine_to_f16"]) for t in table),
+            "choice_correct": float(choice in accepted),
+        }
+    )
     rows = []
     for t in sorted(own, key=lambda t: -sizes[t]):
-        rows.append({
-            "type": t, "size_bytes": sizes[t], "size_mb": round(sizes[t] / 1e6, 1),
-            "passages_per_s": round(table[t]["passages_per_s"], 1), "harness_passages_per_s": speeds[t],
-            "recall@1": own[t]["recall@1"], "recall@5": own[t]["recall@5"],
-            "cosine_to_f16": round(own[t]["cosine_to_f16"], 4),
-            "recall@1_delta": round(rule[t]["delta"], 4), "ci_low": round(rule[t]["ci_low"], 4),
-            "ci_high": round(rule[t]["ci_high"], 4), "non_inferior": rule[t]["ok"],
-            "learner": {k: table[t][k] for k in ("size_bytes", "recall@1", "recall@5", "cosine_to_f16")},
-        })
+        rows.append(
+            {
+                "type": t,
+                "size_bytes": sizes[t],
+                "size_mb": round(sizes[t] / 1e6, 1),
+                "passages_per_s": round(table[t]["passages_per_s"], 1),
+                "harness_passages_per_s": speeds[t],
+                "recall@1": own[t]["recall@1"],
+                "recall@5": own[t]["recall@5"],
+                "cosine_to_f16": round(own[t]["cosine_to_f16"], 4),
+                "recall@1_delta": round(rule[t]["delta"], 4),
+                "ci_low": round(rule[t]["ci_low"], 4),
+                "ci_high": round(rule[t]["ci_high"], 4),
+                "non_inferior": rule[t]["ok"],
+                "learner": {k: table[t][k] for k in ("size_bytes", "recall@1", "recall@5", "cosine_to_f16")},
+            }
+        )
     metrics = {
-        "dataset": Path(path).name, "passages": len(passages), "questions": len(questions),
-        "types": types, "tolerance": tolerance, "table": rows, "choice": choice, "rule_choice": rule_choice,
-        "accepted_choices": accepted, "smallest_file": by_size, "quantize_s": quantize_s,
+        "dataset": Path(path).name,
+        "passages": len(passages),
+        "questions": len(questions),
+        "types": types,
+        "tolerance": tolerance,
+        "table": rows,
+        "choice": choice,
+        "rule_choice": rule_choice,
+        "accepted_choices": accepted,
+        "smallest_file": by_size,
+        "quantize_s": quantize_s,
         "pinned_sha256_unchanged": sha256_file(pinned) == pinned_sha,
     }
     notes += [
@@ -377,24 +422,29 @@ def grade(solution, ctx: LabContext) -> Measurement:
         _choice_line(tolerance, rule_choice, accepted, choice, by_size),
     ]
     if not metrics["pinned_sha256_unchanged"]:
-        notes.append("the pinned model file changed during the check: pull it again "
-                     "(harness models pull minilm-l6-v2 --force)")
+        notes.append(
+            "the pinned model file changed during the check: pull it again (harness models pull minilm-l6-v2 --force)"
+        )
     timings = {"quantize_s": round(sum(quantize_s.values()), 3)}
     return Measurement(values=values, metrics=metrics, timings=timings, notes=notes)
 
 
 def _table_line(r: dict) -> str:
     verdict = "" if r["non_inferior"] else "  not shown within the tolerance"
-    return (f"{r['type']:7s} {r['size_mb']:5.1f} MB  {r['passages_per_s']:5.1f} paragraphs/s  "
-            f"recall@1 {r['recall@1']:.3f}  recall@5 {r['recall@5']:.3f}  cosine to F16 {r['cosine_to_f16']:.4f}  "
-            f"recall@1 - F16 {r['recall@1_delta']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]{verdict}")
+    return (
+        f"{r['type']:7s} {r['size_mb']:5.1f} MB  {r['passages_per_s']:5.1f} paragraphs/s  "
+        f"recall@1 {r['recall@1']:.3f}  recall@5 {r['recall@5']:.3f}  cosine to F16 {r['cosine_to_f16']:.4f}  "
+        f"recall@1 - F16 {r['recall@1_delta']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]{verdict}"
+    )
 
 
 def _choice_line(tolerance: float, rule_choice: str, accepted: list[str], choice: str, by_size: str) -> str:
     others = [t for t in accepted if t != rule_choice]
     also = f" ({', '.join(others)} also counts: within one question of the bar)" if others else ""
-    return (f"The rule (the smallest file whose 95% interval of recall@1 - F16 starts at -{tolerance:g} or above) "
-            f"picks {rule_choice}{also}; you chose {choice}. The smallest file is {by_size}.")
+    return (
+        f"The rule (the smallest file whose 95% interval of recall@1 - F16 starts at -{tolerance:g} or above) "
+        f"picks {rule_choice}{also}; you chose {choice}. The smallest file is {by_size}."
+    )
 
 
 def _harness_rate(calls: list, passages: list[str]) -> float | None:

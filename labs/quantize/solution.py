@@ -29,8 +29,9 @@ def quantize(src: Path, qtype: str, out_dir: Path) -> Path:
     return dst
 
 
-def measure(open_embedder, path: Path, passages: list[str], questions: list[str], gold: list[int],
-            baseline: dict | None = None) -> dict:
+def measure(
+    open_embedder, path: Path, passages: list[str], questions: list[str], gold: list[int], baseline: dict | None = None
+) -> dict:
     """Size, speed, retrieval and how far the vectors moved, for one file."""
     with open_embedder(path) as embedder:
         t0 = time.perf_counter()
@@ -58,6 +59,9 @@ def choose(table: dict[str, dict], tolerance: float) -> str:
     """The smallest file whose recall@1 is not worse than F16's by more than `tolerance`: the lower
     end of the 95% paired-bootstrap interval of (type - F16), same questions, is >= -tolerance."""
     base = [float(h) for h in table["F16"]["hits@1"]]
-    ok = [t for t, row in table.items()
-          if paired_bootstrap(base, [float(h) for h in row["hits@1"]], seed=0).ci_low >= -tolerance]
+    ok = [
+        t
+        for t, row in table.items()
+        if paired_bootstrap(base, [float(h) for h in row["hits@1"]], seed=0).ci_low >= -tolerance
+    ]
     return min(ok, key=lambda t: table[t]["size_bytes"])

@@ -19,14 +19,7 @@ Run `harness check quantize` to grade this file, `harness hint quantize` when st
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-
-import faiss
-import llama_cpp
-import numpy as np
-
-from harness.grading.stats import paired_bootstrap
 
 
 def quantize(src: Path, qtype: str, out_dir: Path) -> Path:
@@ -37,8 +30,9 @@ def quantize(src: Path, qtype: str, out_dir: Path) -> Path:
     raise NotImplementedError("quantize")
 
 
-def measure(open_embedder, path: Path, passages: list[str], questions: list[str], gold: list[int],
-            baseline: dict | None = None) -> dict:
+def measure(
+    open_embedder, path: Path, passages: list[str], questions: list[str], gold: list[int], baseline: dict | None = None
+) -> dict:
     """Measure one file. Return a dict with
     size_bytes      the file's size
     passages_per_s  paragraphs embedded per second

@@ -18,8 +18,18 @@ from harness.grading.metrics import contains_answer, exact_match, token_f1
 from harness.grading.outcomes import PER_ITEM_KEY, per_item
 from harness.grading.squad import paragraph_documents, pick_questions, read_squad
 from harness.grading.stats import mcnemar_exact, p50, p95, paired_bootstrap
-from harness.labs.api import LabContext, LearnerError, Measurement, timed
+from harness.labs.api import GraderSettings, LabContext, LearnerError, Measurement, timed
 from harness.labs.recording import RecordingLLM
+
+
+class Settings(GraderSettings):
+    """lab.toml's [grader] table."""
+
+    n_articles: int
+    n_questions: int
+    question_seed: int
+    k: int
+
 
 CLOSED_BOOK_SYSTEM = "Answer the question in a few words."
 CLOSED_BOOK_MAX_TOKENS = 32
@@ -44,7 +54,9 @@ def closed_book(llm, question: str) -> str:
     """The baseline: the same chat model, asked the question alone."""
     c = llm.chat(
         [{"role": "system", "content": CLOSED_BOOK_SYSTEM}, {"role": "user", "content": question}],
-        max_tokens=CLOSED_BOOK_MAX_TOKENS, temperature=0.0, seed=0,
+        max_tokens=CLOSED_BOOK_MAX_TOKENS,
+        temperature=0.0,
+        seed=0,
     )
     return c.text
 
@@ -63,8 +75,10 @@ def _chunks(solution, docs: list[dict]) -> tuple[list[str], list[str]]:
     for doc in docs:
         out = solution.chunk(dict(doc))
         if not isinstance(out, list) or not out or not all(isinstance(c, str) and c.strip() for c in out):
-            raise LearnerError(f"chunk() must return a non-empty list of non-empty strings, got {type(out).__name__}"
-                               + (f" of length {len(out)}" if isinstance(out, list) else ""))
+            raise LearnerError(
+                f"chunk() must return a non-empty list of non-empty strings, got {type(out).__name__}"
+                + (f" of length {len(out)}" if isinstance(out, list) else "")
+            )
         chunks.extend(out)
         owner.extend([doc["id"]] * len(out))
     return chunks, owner
@@ -98,12 +112,12 @@ def _rate(rows: list[dict], side: str, key: str) -> float:
 
 
 def grade(solution, ctx: LabContext) -> Measurement:
-    cfg = ctx.config
-    k = int(cfg["k"])
+    cfg = ctx.settings
+    k = cfg.k
     path = ctx.dataset_path or squad_path(ctx)
-    articles = load_articles(path)[: int(cfg["n_articles"])]
+    articles = load_articles(path)[: cfg.n_articles]
     docs = documents(articles)
-    asked = pick_questions(articles, ctx.item_limit(int(cfg["n_questions"])), int(cfg["question_seed"]))
+    asked = pick_questions(articles, ctx.item_limit(cfg.n_questions), cfg.question_seed)
     progress = ctx.progress
 
     t0 = time.perf_counter()
@@ -126,12 +140,20 @@ def grade(solution, ctx: LabContext) -> Measurement:
         own = is_model_reply(reply, llm.replies)
         cb = closed_book(llm, q["question"])
         rag = scores(reply, q["answers"]) if own else {"contained": False, "f1": 0.0, "em": False}
-        rows.append({
-            "id": q["id"], "question": q["question"], "gold": q["answers"][:3],
-            "hit": q["doc"] in {owner[j] for j in ids}, "retrieved": [owner[j] for j in ids],
-            "reply": reply[:200], "model_reply": own, "rag": rag,
-            "closed_book_reply": cb[:200], "closed_book": scores(cb, q["answers"]),
-        })
+        rows.append(
+            {
+                "id": q["id"],
+                "question": q["question"],
+                "gold": q["answers"][:3],
+                "hit": q["doc"] in {owner[j] for j in ids},
+                "retrieved": [owner[j] for j in ids],
+                "reply": reply[:200],
+                "model_reply": own,
+                "rag": rag,
+                "closed_book_reply": cb[:200],
+                "closed_book": scores(cb, q["answers"]),
+            }
+        )
     progress(len(asked), len(asked), "question")
 
     n = len(rows)

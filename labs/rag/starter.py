@@ -20,9 +20,6 @@ Run `harness check rag` to grade this file, `harness hint rag` when stuck.
 
 from __future__ import annotations
 
-import faiss
-import numpy as np
-
 
 def chunk(doc: dict) -> list[str]:
     """Split one paragraph into passages. doc = {"id": "a3-p12", "title": "Nikola Tesla",

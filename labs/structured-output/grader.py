@@ -25,7 +25,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from harness.grading.metrics import normalize_text, token_f1
 from harness.grading.outcomes import PER_ITEM_KEY, per_item
 from harness.grading.stats import p50, p95
-from harness.labs.api import LabContext, LearnerError, Measurement, timed
+from harness.labs.api import GraderSettings, LabContext, LearnerError, Measurement, timed
+
+
+class Settings(GraderSettings):
+    """lab.toml's [grader] table."""
+
+    n_items: int = 20
+    file: str = "test_head200.jsonl"  # under labs/_data/gsm8k/
+
 
 NUMBER_RE = re.compile(r"\d[\d,]*(?:\.\d+)?")
 SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
@@ -65,7 +73,7 @@ def gold_question(problem: str) -> str | None:
 
 
 def load_problems(ctx: LabContext) -> list[dict]:
-    path = ctx.dataset_path or (ctx.lab_dir.parent / "_data" / "gsm8k" / ctx.config.get("file", "test_head200.jsonl"))
+    path = ctx.dataset_path or (ctx.lab_dir.parent / "_data" / "gsm8k" / ctx.settings.file)
     items = []
     for i, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -77,7 +85,7 @@ def load_problems(ctx: LabContext) -> list[dict]:
         # A few problems ask without a question mark or write every number in words: no gold for them.
         if question is not None and numbers:
             items.append({"problem": row["question"], "numbers": numbers, "question": question})
-    return items[: ctx.item_limit(int(ctx.config.get("n_items", 20)))]
+    return items[: ctx.item_limit(ctx.settings.n_items)]
 
 
 def parse_reply(text: str) -> Extraction | None:
@@ -118,8 +126,10 @@ def grade(solution, ctx: LabContext) -> Measurement:
             except ValueError as e:  # json.loads of a reply cut off at max_tokens: an invalid reply
                 got = None
                 if not any("cut off" in x for x in notes):
-                    notes.append(f"extract raised {type(e).__name__} ({e}): a reply cut off at max_tokens is not "
-                                 "JSON; bound the schema (maxItems, maxLength) so the grammar ends in time")
+                    notes.append(
+                        f"extract raised {type(e).__name__} ({e}): a reply cut off at max_tokens is not "
+                        "JSON; bound the schema (maxItems, maxLength) so the grammar ends in time"
+                    )
         mine = llm.calls[start:]
         # Honest = the model was asked with a schema and the returned object is its reply, parsed.
         sent_schema = bool(mine) and all(s for s, _, _ in mine)
@@ -147,7 +157,8 @@ def grade(solution, ctx: LabContext) -> Measurement:
         raw = solution.extract_unconstrained(llm, item["problem"])
         if not isinstance(raw, str):
             raise LearnerError(
-                f"extract_unconstrained returned {type(raw).__name__}; it must return the reply text (a str)")
+                f"extract_unconstrained returned {type(raw).__name__}; it must return the reply text (a str)"
+            )
         mine_u = llm.calls[start:]
         honest_unconstrained += bool(mine_u) and not any(s for s, _, _ in mine_u) and raw == mine_u[-1][1]
         u_ok = parse_reply(raw) is not None
@@ -155,9 +166,17 @@ def grade(solution, ctx: LabContext) -> Measurement:
         for _, _, c in mine + mine_u:
             tokens_in += c.prompt_tokens
             tokens_out += c.completion_tokens
-        samples.append({"problem": item["problem"][:160], "constrained": got if isinstance(got, dict) else repr(got)[:300],
-                        "valid": parsed is not None, "first_number_ok": n_ok, "question_f1": round(q_f1, 3),
-                        "unconstrained": raw[:300], "unconstrained_valid": u_ok})
+        samples.append(
+            {
+                "problem": item["problem"][:160],
+                "constrained": got if isinstance(got, dict) else repr(got)[:300],
+                "valid": parsed is not None,
+                "first_number_ok": n_ok,
+                "question_f1": round(q_f1, 3),
+                "unconstrained": raw[:300],
+                "unconstrained_valid": u_ok,
+            }
+        )
 
     n = len(items)
     if n == 0:
@@ -166,8 +185,10 @@ def grade(solution, ctx: LabContext) -> Measurement:
     unconstrained_rate = unconstrained_valid / n
     honest = (honest_constrained + honest_unconstrained) / (2 * n)
     if honest < 1:
-        notes.append("extract must call llm.chat with schema= and return json.loads(reply.text); "
-                     "extract_unconstrained must call it without schema= and return reply.text.")
+        notes.append(
+            "extract must call llm.chat with schema= and return json.loads(reply.text); "
+            "extract_unconstrained must call it without schema= and return reply.text."
+        )
     return Measurement(
         values={
             "constrained_valid_rate": constrained_rate,
@@ -184,9 +205,16 @@ def grade(solution, ctx: LabContext) -> Measurement:
             "learner_schema": schema,
             PER_ITEM_KEY: per_item([item["problem"] for item in items], {"first_number_accuracy": first_number_ok}),
         },
-        timings={"item_p50_s": p50(latencies), "item_p95_s": p95(latencies),
-                 "tokens_in": tokens_in, "tokens_out": tokens_out},
+        timings={
+            "item_p50_s": p50(latencies),
+            "item_p95_s": p95(latencies),
+            "tokens_in": tokens_in,
+            "tokens_out": tokens_out,
+        },
         samples=samples,
-        notes=notes + [f"Without the schema {1 - unconstrained_rate:.0%} of the replies were not valid JSON "
-                       f"of the required shape; with it {1 - constrained_rate:.0%}."],
+        notes=notes
+        + [
+            f"Without the schema {1 - unconstrained_rate:.0%} of the replies were not valid JSON "
+            f"of the required shape; with it {1 - constrained_rate:.0%}."
+        ],
     )

@@ -12,7 +12,23 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.labs.api import LabContext, LearnerError, Measurement
+from harness.labs.api import GraderSettings, LabContext, LearnerError, Measurement
+
+
+class Settings(GraderSettings):
+    """lab.toml's [grader] table."""
+
+    n_base: int = 100_000
+    n_queries: int = 200
+    dim: int = 384
+    n_clusters: int = 1000
+    intrinsic_dim: int = 20
+    data_seed: int = 20261123
+    k: int = 10
+    repeats: int = 2
+    build_threads: int = 2
+    search_threads: int = 1
+
 
 KINDS = ("flat", "ivf", "hnsw")
 
@@ -33,10 +49,10 @@ def make_vectors(n: int, dim: int, *, n_clusters: int, intrinsic_dim: int, seed:
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def load_vectors(ctx: LabContext, cfg: dict) -> tuple[np.ndarray, np.ndarray, str]:
+def load_vectors(ctx: LabContext, cfg: Settings) -> tuple[np.ndarray, np.ndarray, str]:
     """(base, queries, description). --dataset takes a .npy file of shape (n, dim): its last
     n_queries rows become the queries, the rest the base."""
-    n_queries = ctx.item_limit(int(cfg.get("n_queries", 200)))
+    n_queries = ctx.item_limit(cfg.n_queries)
     if ctx.dataset_path is not None:
         path = Path(ctx.dataset_path)
         if path.suffix != ".npy":
@@ -46,15 +62,15 @@ def load_vectors(ctx: LabContext, cfg: dict) -> tuple[np.ndarray, np.ndarray, st
             raise LearnerError(f"{path.name}: need a 2-D array with at least {10 * n_queries} rows, got {x.shape}")
         x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
         return np.ascontiguousarray(x[:-n_queries]), np.ascontiguousarray(x[-n_queries:]), f"{path.name} {x.shape}"
-    n_base, dim = int(cfg.get("n_base", 100_000)), int(cfg.get("dim", 384))
+    n_base, dim = cfg.n_base, cfg.dim
     x = make_vectors(
         n_base + n_queries,
         dim,
-        n_clusters=int(cfg.get("n_clusters", 1000)),
-        intrinsic_dim=int(cfg.get("intrinsic_dim", 20)),
-        seed=int(cfg.get("data_seed", 20261123)),
+        n_clusters=cfg.n_clusters,
+        intrinsic_dim=cfg.intrinsic_dim,
+        seed=cfg.data_seed,
     )
-    return x[:n_base], x[n_base:], f"synthetic {n_base} x {dim}, seed {cfg.get('data_seed', 20261123)}"
+    return x[:n_base], x[n_base:], f"synthetic {n_base} x {dim}, seed {cfg.data_seed}"
 
 
 def timed_search(index, xq: np.ndarray, k: int, repeats: int) -> tuple[np.ndarray, float]:
@@ -118,9 +134,9 @@ def _sweep(kind: str, index, xq, exact, k, t_flat) -> list[dict]:
 def grade(solution, ctx: LabContext) -> Measurement:
     import faiss
 
-    cfg = ctx.config
-    k, repeats = int(cfg.get("k", 10)), int(cfg.get("repeats", 2))
-    build_threads, search_threads = int(cfg.get("build_threads", 2)), int(cfg.get("search_threads", 1))
+    cfg = ctx.settings
+    k, repeats = cfg.k, cfg.repeats
+    build_threads, search_threads = cfg.build_threads, cfg.search_threads
 
     t0 = time.perf_counter()
     xb, xq, described = load_vectors(ctx, cfg)
@@ -144,8 +160,16 @@ def grade(solution, ctx: LabContext) -> Measurement:
     ctx.progress(len(KINDS), steps, "step")
     exact, t_flat = timed_search(reference, xq, k, repeats)
 
-    values, metrics = {}, {"data": described, "queries": len(xq), "k": k, "search_threads": search_threads,
-                           "flat_search_s": round(t_flat, 4)}
+    values, metrics = (
+        {},
+        {
+            "data": described,
+            "queries": len(xq),
+            "k": k,
+            "search_threads": search_threads,
+            "flat_search_s": round(t_flat, 4),
+        },
+    )
     timings = {"data_s": round(data_s, 3)}
     for i, (kind, index) in enumerate(indexes.items()):
         ctx.progress(len(KINDS) + 1 + i, steps, "step")

@@ -23,7 +23,8 @@ def test_the_docs_table_is_the_records():
     in_docs = text[start + len(catalog.DOCS_TABLE_START) : end].strip()
     assert in_docs == catalog.docs_table(), (
         "docs/backends.md's backends table differs from harness/backends/catalog.py: paste the output of "
-        "`python -c 'from harness.backends.catalog import docs_table; print(docs_table())'` between its markers")
+        "`python -c 'from harness.backends.catalog import docs_table; print(docs_table())'` between its markers"
+    )
 
 
 def test_every_record_loads_and_takes_the_common_options():
@@ -59,8 +60,10 @@ def test_every_backend_option_offers_the_records():
 
 
 def test_importing_the_catalog_loads_no_engine_and_no_numpy():
-    code = ("import sys, harness.backends.catalog, harness.backends.registry\n"
-            "print(','.join(m for m in ('numpy', 'llama_cpp', 'httpx', 'ollama') if m in sys.modules))")
+    code = (
+        "import sys, harness.backends.catalog, harness.backends.registry\n"
+        "print(','.join(m for m in ('numpy', 'llama_cpp', 'httpx', 'ollama') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""
 
@@ -74,9 +77,17 @@ def open_toy(model, *, role, device, threads, n_ctx, base_url, verbose, **kw):
 
 
 TOY = catalog.BackendRecord(
-    name="toy", factory=f"{HERE}:open_toy", description="a toy", title="Toy",
-    capabilities=catalog.Capabilities(chat=True, embeddings=False, streaming=False, json_schema=False, gpu_offload=False),
-    base_url_env="TOY_HOST", status=f"{HERE}:_toy_status", start_hint="start the toy")
+    name="toy",
+    factory=f"{HERE}:open_toy",
+    description="a toy",
+    title="Toy",
+    capabilities=catalog.Capabilities(
+        chat=True, embeddings=False, streaming=False, json_schema=False, gpu_offload=False
+    ),
+    base_url_env="TOY_HOST",
+    status=f"{HERE}:_toy_status",
+    start_hint="start the toy",
+)
 
 
 @pytest.fixture
@@ -97,8 +108,13 @@ def test_a_new_record_reaches_doctor_the_env_and_open_backend(with_toy, monkeypa
     servers = _servers_info()
     assert servers == {"toy": _toy_status()}
     problems = diagnose({"system": {}, "llama_cpp": {"importable": True}, **servers})
-    assert problems == [{"level": "warn", "problem": "the server for --backend toy is not reachable at http://toy:1",
-                         "fix": "start the toy"}]
+    assert problems == [
+        {
+            "level": "warn",
+            "problem": "the server for --backend toy is not reachable at http://toy:1",
+            "fix": "start the toy",
+        }
+    ]
     assert server_line(servers["toy"]) == "http://toy:1: not reachable"
     assert "toy" in catalog.choices_help()
 
@@ -119,17 +135,22 @@ def test_doctor_rows_from_synthetic_statuses():
     from harness.cli.doctor import server_line
 
     assert server_line({"configured": False, "reachable": False, "hint": "set X"}) == "not configured (set X)"
-    assert (server_line({"host": "http://h:1", "reachable": True, "version": "0.9", "models": ["a", "b"]})
-            == "http://h:1: reachable, version 0.9, serving a, b")
+    assert (
+        server_line({"host": "http://h:1", "reachable": True, "version": "0.9", "models": ["a", "b"]})
+        == "http://h:1: reachable, version 0.9, serving a, b"
+    )
     assert server_line({"configured": True, "base_url": "http://h:2/v1", "reachable": True, "models": []}) == (
-        "http://h:2/v1: reachable, serving no models listed")
+        "http://h:2/v1: reachable, serving no models listed"
+    )
 
 
 def test_a_custom_backend_gets_only_the_options_that_were_set(tmp_path):
     from harness.backends.registry import open_backend
 
     module = tmp_path / "mine.py"
-    module.write_text("def open_mine(model, *, role, device, threads, **kw):\n    return (model, role, device, threads, kw)\n")
+    module.write_text(
+        "def open_mine(model, *, role, device, threads, **kw):\n    return (model, role, device, threads, kw)\n"
+    )
     spec = f"{module}:open_mine"
     assert open_backend(spec, "m", threads=2) == ("m", "chat", "auto", 2, {})
     assert open_backend(spec, "m", role="embedding", n_ctx=64) == ("m", "embedding", "auto", None, {"n_ctx": 64})

@@ -1,4 +1,5 @@
-"""Device choice and the VRAM-fit estimate: pure functions on synthetic headers, no GPU needed."""
+"""Device choice and the VRAM-fit estimate: pure functions on synthetic headers, no GPU needed.
+(GPU detection and the VRAM probe are harness/hw/gpu.py's: tests/hw/test_gpu.py.)"""
 
 from __future__ import annotations
 
@@ -9,35 +10,63 @@ from harness.backends.device import (
     CUDA_OVERHEAD_BYTES,
     GiB,
     MiB,
-    GpuInfo,
     ModelFootprint,
     choose_device,
     compute_buffer_bytes,
     footprint_from_header,
-    parse_nvidia_smi,
     plan_offload,
     read_footprint,
     safety_margin,
 )
 from harness.errors import CorruptModelFile, DeviceError
+from harness.hw.gpu import GpuInfo
 
 
 def llama7b(n_head_kv: int = 32) -> ModelFootprint:
     """Llama-2-7B Q4_K_M-like numbers: 32 blocks of ~113 MiB, Q6_K output head, 32k vocab."""
-    return ModelFootprint(arch="llama", n_layers=32, layer_bytes=(113 * MiB,) * 32, output_bytes=103 * MiB,
-                          input_bytes=70 * MiB, n_embd=4096, n_head=32, n_head_kv=n_head_kv, head_dim_k=128,
-                          head_dim_v=128, n_vocab=32000, n_ctx_train=4096)
+    return ModelFootprint(
+        arch="llama",
+        n_layers=32,
+        layer_bytes=(113 * MiB,) * 32,
+        output_bytes=103 * MiB,
+        input_bytes=70 * MiB,
+        n_embd=4096,
+        n_head=32,
+        n_head_kv=n_head_kv,
+        head_dim_k=128,
+        head_dim_v=128,
+        n_vocab=32000,
+        n_ctx_train=4096,
+    )
 
 
 def tiny() -> ModelFootprint:
     """SmolLM2-135M Q4_1's header numbers (30 blocks of 2.1 MiB, 3 KV heads)."""
-    return ModelFootprint(arch="llama", n_layers=30, layer_bytes=(2216448,) * 30, output_bytes=30083328,
-                          input_bytes=30081024, n_embd=576, n_head=9, n_head_kv=3, head_dim_k=64, head_dim_v=64,
-                          n_vocab=49152, n_ctx_train=8192)
+    return ModelFootprint(
+        arch="llama",
+        n_layers=30,
+        layer_bytes=(2216448,) * 30,
+        output_bytes=30083328,
+        input_bytes=30081024,
+        n_embd=576,
+        n_head=9,
+        n_head_kv=3,
+        head_dim_k=64,
+        head_dim_v=64,
+        n_vocab=49152,
+        n_ctx_train=8192,
+    )
 
 
 def gpu(free_gib: float, name: str = "RTX test", total_gib: float | None = None) -> GpuInfo:
-    return GpuInfo(0, name, int((total_gib or free_gib) * GiB), int(free_gib * GiB), "550.00", "8.9")
+    return GpuInfo(
+        index=0,
+        name=name,
+        vram_bytes=int((total_gib or free_gib) * GiB),
+        free_bytes=int(free_gib * GiB),
+        driver="550.00",
+        compute_capability="8.9",
+    )
 
 
 def test_kv_cache_size_matches_llama_cpp_formula():
@@ -113,22 +142,27 @@ def test_auto_without_a_card_uses_the_cpu():
 
 
 def test_auto_offloads_what_fits():
-    full = choose_device("auto", offload_supported=True, gpus=[gpu(24)], footprint=llama7b(), n_ctx=4096,
-                         platform="linux")
+    full = choose_device(
+        "auto", offload_supported=True, gpus=[gpu(24)], footprint=llama7b(), n_ctx=4096, platform="linux"
+    )
     assert full.device == "gpu" and full.n_gpu_layers == 33 and full.reason.startswith("GPU:")
-    part = choose_device("auto", offload_supported=True, gpus=[gpu(4)], footprint=llama7b(), n_ctx=4096,
-                         platform="linux")
+    part = choose_device(
+        "auto", offload_supported=True, gpus=[gpu(4)], footprint=llama7b(), n_ctx=4096, platform="linux"
+    )
     assert part.device == "gpu" and 0 < part.n_gpu_layers < 32 and part.reason.startswith("GPU+CPU:")
-    none = choose_device("auto", offload_supported=True, gpus=[gpu(0.5)], footprint=llama7b(), n_ctx=4096,
-                         platform="linux")
+    none = choose_device(
+        "auto", offload_supported=True, gpus=[gpu(0.5)], footprint=llama7b(), n_ctx=4096, platform="linux"
+    )
     assert none.device == "cpu" and none.n_gpu_layers == 0
 
 
 def test_two_cards_pool_their_memory():
-    one = choose_device("auto", offload_supported=True, gpus=[gpu(4)], footprint=llama7b(), n_ctx=4096,
-                        platform="linux")
-    two = choose_device("auto", offload_supported=True, gpus=[gpu(4), gpu(4)], footprint=llama7b(), n_ctx=4096,
-                        platform="linux")
+    one = choose_device(
+        "auto", offload_supported=True, gpus=[gpu(4)], footprint=llama7b(), n_ctx=4096, platform="linux"
+    )
+    two = choose_device(
+        "auto", offload_supported=True, gpus=[gpu(4), gpu(4)], footprint=llama7b(), n_ctx=4096, platform="linux"
+    )
     assert two.n_gpu_layers > one.n_gpu_layers
 
 
@@ -143,8 +177,7 @@ def test_gpu_without_card_or_room_fails():
     with pytest.raises(DeviceError, match="no NVIDIA GPU"):
         choose_device("gpu", offload_supported=True, gpus=[], footprint=tiny(), n_ctx=4096, platform="linux")
     with pytest.raises(DeviceError, match="does not fit"):
-        choose_device("gpu", offload_supported=True, gpus=[gpu(0.5)], footprint=llama7b(), n_ctx=4096,
-                      platform="linux")
+        choose_device("gpu", offload_supported=True, gpus=[gpu(0.5)], footprint=llama7b(), n_ctx=4096, platform="linux")
     with pytest.raises(DeviceError, match="unknown device"):
         choose_device("tpu", offload_supported=True, gpus=[], footprint=tiny(), n_ctx=4096)
 
@@ -154,25 +187,25 @@ def test_metal_build_offloads_everything():
     assert plan.device == "gpu" and plan.n_gpu_layers == 31 and "Metal" in plan.reason
 
 
-# ------------------------------------------------------------------ nvidia-smi and GGUF headers
-
-
-def test_parse_nvidia_smi():
-    text = ("0, NVIDIA GeForce RTX 4090, 24564, 23012, 550.54.14, 8.9\n"
-            "1, NVIDIA GeForce GTX 1080, 8192, 8000, 550.54.14, [N/A]\n"
-            "garbage line\n")
-    gpus = parse_nvidia_smi(text)
-    assert [g.name for g in gpus] == ["NVIDIA GeForce RTX 4090", "NVIDIA GeForce GTX 1080"]
-    assert gpus[0].free_bytes == 23012 * MiB and gpus[0].compute_capability == "8.9"
-    assert gpus[1].compute_capability is None
-    assert parse_nvidia_smi("") == []
+# ------------------------------------------------------------------ GGUF headers
 
 
 def test_footprint_from_header_counts_tied_output():
-    kv = {"general.architecture": "llama", "llama.block_count": 2, "llama.embedding_length": 64,
-          "llama.attention.head_count": 4, "llama.attention.head_count_kv": 2, "tokenizer.ggml.tokens": 100}
-    tensors = [("token_embd.weight", 1000), ("blk.0.attn_q.weight", 10), ("blk.0.ffn_up.weight", 20),
-               ("blk.1.attn_q.weight", 30), ("output_norm.weight", 4)]
+    kv = {
+        "general.architecture": "llama",
+        "llama.block_count": 2,
+        "llama.embedding_length": 64,
+        "llama.attention.head_count": 4,
+        "llama.attention.head_count_kv": 2,
+        "tokenizer.ggml.tokens": 100,
+    }
+    tensors = [
+        ("token_embd.weight", 1000),
+        ("blk.0.attn_q.weight", 10),
+        ("blk.0.ffn_up.weight", 20),
+        ("blk.1.attn_q.weight", 30),
+        ("output_norm.weight", 4),
+    ]
     fp = footprint_from_header(kv, tensors)
     assert fp.layer_bytes == (30, 30) and fp.input_bytes == 1000
     assert fp.output_bytes == 4 + 1000  # no output.weight: llama.cpp puts a copy of token_embd there

@@ -23,10 +23,16 @@ class RecordingBackend:
         self.calls: list[dict] = []
 
     def chat(self, messages, *, max_tokens=256, temperature=0.0, seed=0, stop=None, schema=None):
-        self.calls.append({"messages": list(messages), "max_tokens": max_tokens, "temperature": temperature,
-                           "schema": schema})
-        return Completion(text=self.reply, prompt_tokens=12, completion_tokens=5,
-                          timings=Timings(ttft_s=0.01, decode_tok_s=100.0, total_s=0.05), finish_reason="stop")
+        self.calls.append(
+            {"messages": list(messages), "max_tokens": max_tokens, "temperature": temperature, "schema": schema}
+        )
+        return Completion(
+            text=self.reply,
+            prompt_tokens=12,
+            completion_tokens=5,
+            timings=Timings(ttft_s=0.01, decode_tok_s=100.0, total_s=0.05),
+            finish_reason="stop",
+        )
 
     def info(self):
         return BackendInfo(backend="recording", model="tiny")
@@ -63,7 +69,7 @@ def test_parse_failures_are_counted():
     dspy = import_dspy()
     h = dspy_lm(RecordingBackend(reply="I think yes"))
     with dspy.context(lm=h.lm, adapter=h.adapter, callbacks=[*h.callbacks]):
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 (dspy's parse error class moves between releases)
             dspy.Predict(_signature(dspy))(question="Is water wet?")
     assert h.stats.parses == 1 and h.stats.parse_failures == 1
     assert h.stats.parse_failure_rate == 1.0

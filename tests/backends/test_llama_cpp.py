@@ -100,10 +100,17 @@ def test_fast_path_samples_like_the_high_level_api_with_a_seed(chat):
 
 SCHEMAS = [
     {"type": "object", "properties": {"a": {"type": "string"}}},
-    {"type": "object", "properties": {"answer": {"type": "string", "maxLength": 40}, "n": {"type": "integer"}},
-     "required": ["answer", "n"]},
-    {"type": "object", "properties": {"expression": {"type": "string", "pattern": "^[0-9][0-9+*/(). -]{0,30}$"}},
-     "required": ["expression"], "additionalProperties": False},
+    {
+        "type": "object",
+        "properties": {"answer": {"type": "string", "maxLength": 40}, "n": {"type": "integer"}},
+        "required": ["answer", "n"],
+    },
+    {
+        "type": "object",
+        "properties": {"expression": {"type": "string", "pattern": "^[0-9][0-9+*/(). -]{0,30}$"}},
+        "required": ["expression"],
+        "additionalProperties": False,
+    },
 ]
 
 
@@ -160,10 +167,14 @@ def test_max_tokens_is_respected(chat):
 def test_json_schema_output_parses_and_validates(chat):
     import jsonschema
 
-    schema = {"type": "object", "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
-              "required": ["city", "population"]}
-    c = chat.chat([{"role": "user", "content": "Give a city and its population as JSON."}], max_tokens=64,
-                  schema=schema)
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+        "required": ["city", "population"],
+    }
+    c = chat.chat(
+        [{"role": "user", "content": "Give a city and its population as JSON."}], max_tokens=64, schema=schema
+    )
     data = json.loads(c.text)
     jsonschema.validate(data, schema)
 
@@ -263,15 +274,22 @@ def _decode_logits(model_path, threads: int, flash_attn: bool, prompt: str, step
     """Prefill logits and greedy one-token decode logits, straight from llama-cpp-python."""
     from llama_cpp import Llama
 
-    m = Llama(str(model_path), n_ctx=1024, n_threads=threads, n_threads_batch=threads, flash_attn=flash_attn,
-              logits_all=True, verbose=False)
+    m = Llama(
+        str(model_path),
+        n_ctx=1024,
+        n_threads=threads,
+        n_threads_batch=threads,
+        flash_attn=flash_attn,
+        logits_all=True,
+        verbose=False,
+    )
     try:
         tokens = m.tokenize(prompt.encode())
         m.eval(tokens)
         prefill = np.array(m.scores[: m.n_tokens])
         for _ in range(steps):
             m.eval([int(np.argmax(m.scores[m.n_tokens - 1]))])
-        return prefill, np.array(m.scores[len(tokens): m.n_tokens])
+        return prefill, np.array(m.scores[len(tokens) : m.n_tokens])
     finally:
         m.close()
 

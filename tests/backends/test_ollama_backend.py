@@ -18,19 +18,31 @@ from server_proc import canned_server, free_port, running  # noqa: E402
 
 from harness.backends.ollama import OllamaBackend, list_models, pull, timings_from  # noqa: E402
 from harness.errors import BackendError, BackendUnavailable, ModelNotFound  # noqa: E402
-from harness.sysinfo import default_threads  # noqa: E402
+from harness.hw.cpu import default_threads  # noqa: E402
 
 QUESTION = [{"role": "user", "content": "Name three colors."}]
 # The second one came out differently through llama.cpp servers until repeat_penalty was set to 1.0.
 SAME_TEXT_PROMPTS = ["Name three colors.", "What is the capital of France?"]
-PERSON = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
-          "required": ["name", "age"]}
+PERSON = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+    "required": ["name", "age"],
+}
 
 
 def _start(tmp: Path, chat: Path, embed: Path | None = None):
     port = free_port()
-    argv = [str(SERVERS / "ollama_api_server.py"), "--port", str(port), "--threads", str(default_threads()),
-            "--models-dir", str(tmp / "pulled"), "--model", f"smollm2:135m={chat}"]
+    argv = [
+        str(SERVERS / "ollama_api_server.py"),
+        "--port",
+        str(port),
+        "--threads",
+        str(default_threads()),
+        "--models-dir",
+        str(tmp / "pulled"),
+        "--model",
+        f"smollm2:135m={chat}",
+    ]
     if embed is not None:
         argv += ["--pullable", f"all-minilm={embed}"]
     return running(argv, f"http://127.0.0.1:{port}/api/version", tmp / "server.log"), f"http://127.0.0.1:{port}"
@@ -55,6 +67,7 @@ def chat_backend(ollama_server, monkeypatch):
 
 # -- unit: the mapping of Ollama's fields ---------------------------------------------------
 
+
 def test_timings_come_from_ollamas_nanosecond_fields():
     class R:  # the documented example of a final /api/generate object
         load_duration, prompt_eval_count, prompt_eval_duration = 6338219291, 26, 130079000
@@ -77,7 +90,6 @@ def test_lock_names_map_to_ollama_tags_and_others_pass_through():
 
 
 # -- against the API server backed by llama.cpp ----------------------------------------------
-
 
 
 @pytest.mark.slow
@@ -112,8 +124,11 @@ def test_stream_matches_chat_and_measures_ttft(chat_backend):
 @pytest.mark.slow
 @pytest.mark.network_server
 def test_format_json_schema_constrains_the_answer(chat_backend):
-    c = chat_backend.chat([{"role": "user", "content": "Ann is 31 years old. Give her name and age as JSON."}],
-                          max_tokens=60, schema=PERSON)
+    c = chat_backend.chat(
+        [{"role": "user", "content": "Ann is 31 years old. Give her name and age as JSON."}],
+        max_tokens=60,
+        schema=PERSON,
+    )
     data = json.loads(c.text)
     assert set(data) == {"name", "age"} and isinstance(data["age"], int)
 
@@ -200,16 +215,39 @@ def test_server_down_says_where_and_how_to_start_it(monkeypatch):
     assert url in e.value.message and "ollama serve" in e.value.hint
 
 
-SHOW = (200, "application/json", json.dumps({"capabilities": ["completion"], "details": {"family": "llama"}, "model_info": {}}).encode())
+SHOW = (
+    200,
+    "application/json",
+    json.dumps({"capabilities": ["completion"], "details": {"family": "llama"}, "model_info": {}}).encode(),
+)
 
 
-@pytest.mark.parametrize("route,call", [
-    (("/api/chat", (200, "application/json", b"<html>not json</html>")), "chat"),
-    (("/api/chat", (200, "application/x-ndjson", b'{"message": {"role": "assistant", "content": "hi"}, "done": false}\n{"oops\n')), "stream"),
-    (("/api/chat", (200, "application/x-ndjson", b'{"message": {"role": "assistant", "content": "hi"}, "done": false}\n')), "stream"),
-    (("/api/chat", (200, "application/json", b'{"message": "not an object", "done": true}')), "chat"),
-    (("/api/embed", (200, "application/json", b'{"embeddings": "none"}')), "embed"),
-])
+@pytest.mark.parametrize(
+    "route,call",
+    [
+        (("/api/chat", (200, "application/json", b"<html>not json</html>")), "chat"),
+        (
+            (
+                "/api/chat",
+                (
+                    200,
+                    "application/x-ndjson",
+                    b'{"message": {"role": "assistant", "content": "hi"}, "done": false}\n{"oops\n',
+                ),
+            ),
+            "stream",
+        ),
+        (
+            (
+                "/api/chat",
+                (200, "application/x-ndjson", b'{"message": {"role": "assistant", "content": "hi"}, "done": false}\n'),
+            ),
+            "stream",
+        ),
+        (("/api/chat", (200, "application/json", b'{"message": "not an object", "done": true}')), "chat"),
+        (("/api/embed", (200, "application/json", b'{"embeddings": "none"}')), "embed"),
+    ],
+)
 def test_malformed_responses_become_clear_errors(route, call):
     path, answer = route
     with canned_server({"/api/show": SHOW, path: answer}) as url:

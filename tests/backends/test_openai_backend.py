@@ -17,23 +17,46 @@ from server_proc import canned_server, free_port, running  # noqa: E402
 from harness.backends.llama_cpp import CHAT_FLASH_ATTN  # noqa: E402
 from harness.backends.openai_compat import OpenAIBackend  # noqa: E402
 from harness.errors import BackendError, BackendUnavailable, ModelNotFound  # noqa: E402
-from harness.sysinfo import default_threads  # noqa: E402
+from harness.hw.cpu import default_threads  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.network_server]
 
 QUESTION = [{"role": "user", "content": "Name three colors."}]
 # The second one came out differently through llama.cpp servers until repeat_penalty was set to 1.0.
 SAME_TEXT_PROMPTS = ["Name three colors.", "What is the capital of France?"]
-PERSON = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
-          "required": ["name", "age"]}
+PERSON = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+    "required": ["name", "age"],
+}
 
 
 def _server_config(tmp: Path, port: int, chat: Path, embed: Path | None, api_key: str | None = None) -> Path:
-    models = [{"model": str(chat), "model_alias": "smollm2-135m", "n_threads": default_threads(), "n_threads_batch": default_threads(),
-               "n_ctx": 2048, "flash_attn": CHAT_FLASH_ATTN, "verbose": False}]
+    models = [
+        {
+            "model": str(chat),
+            "model_alias": "smollm2-135m",
+            "n_threads": default_threads(),
+            "n_threads_batch": default_threads(),
+            "n_ctx": 2048,
+            "flash_attn": CHAT_FLASH_ATTN,
+            "verbose": False,
+        }
+    ]
     if embed is not None:
-        models.append({"model": str(embed), "model_alias": "minilm-l6-v2", "embedding": True, "n_threads": 1,
-                       "n_threads_batch": 1, "n_ctx": 256, "n_batch": 256, "n_ubatch": 256, "verbose": False})
+        models.append(
+            {
+                "model": str(embed),
+                "model_alias": "minilm-l6-v2",
+                "embedding": True,
+                "n_threads": 1,
+                "n_threads_batch": 1,
+                "n_ctx": 256,
+                "n_batch": 256,
+                "n_ubatch": 256,
+                "verbose": False,
+            }
+        )
     cfg = {"host": "127.0.0.1", "port": port, "models": models}
     if api_key:
         cfg["api_key"] = api_key
@@ -48,8 +71,9 @@ def openai_server(tmp_path_factory, chat_model_path, embed_model_path):
     tmp = tmp_path_factory.mktemp("openai-server")
     port = free_port()
     cfg = _server_config(tmp, port, chat_model_path, embed_model_path)
-    with running(["-m", "llama_cpp.server", "--config_file", str(cfg)], f"http://127.0.0.1:{port}/v1/models",
-                 tmp / "server.log") as server:
+    with running(
+        ["-m", "llama_cpp.server", "--config_file", str(cfg)], f"http://127.0.0.1:{port}/v1/models", tmp / "server.log"
+    ) as server:
         yield f"http://127.0.0.1:{port}/v1"
         assert server.proc.poll() is None, "the server died during the tests"
 
@@ -87,8 +111,11 @@ def test_stream_chunks_add_up_and_timings_are_measured(chat_backend):
 
 
 def test_json_schema_output_parses(chat_backend):
-    c = chat_backend.chat([{"role": "user", "content": "Ann is 31 years old. Give her name and age as JSON."}],
-                          max_tokens=60, schema=PERSON)
+    c = chat_backend.chat(
+        [{"role": "user", "content": "Ann is 31 years old. Give her name and age as JSON."}],
+        max_tokens=60,
+        schema=PERSON,
+    )
     data = json.loads(c.text)
     assert set(data) == {"name", "age"} and isinstance(data["age"], int)
     # llama-cpp-python's server rejects OpenAI's json_schema style; the backend fell back and remembered.
@@ -151,12 +178,19 @@ def test_no_base_url_at_all(monkeypatch):
 MODELS = (200, "application/json", json.dumps({"object": "list", "data": [{"id": "m"}]}).encode())
 
 
-@pytest.mark.parametrize("path,answer,call", [
-    ("/v1/chat/completions", (200, "text/event-stream", b"data: <html>oops</html>\n\n"), "chat"),
-    ("/v1/chat/completions", (200, "text/event-stream", b'data: {"choices": [{"delta": {"content": "hi"}}]}\n\n'), "chat"),
-    ("/v1/embeddings", (200, "application/json", b'{"object": "list"}'), "embed"),
-    ("/v1/embeddings", (200, "text/html", b"<html>proxy login</html>"), "embed"),
-])
+@pytest.mark.parametrize(
+    "path,answer,call",
+    [
+        ("/v1/chat/completions", (200, "text/event-stream", b"data: <html>oops</html>\n\n"), "chat"),
+        (
+            "/v1/chat/completions",
+            (200, "text/event-stream", b'data: {"choices": [{"delta": {"content": "hi"}}]}\n\n'),
+            "chat",
+        ),
+        ("/v1/embeddings", (200, "application/json", b'{"object": "list"}'), "embed"),
+        ("/v1/embeddings", (200, "text/html", b"<html>proxy login</html>"), "embed"),
+    ],
+)
 def test_malformed_responses_become_clear_errors(path, answer, call):
     with canned_server({"/v1/models": MODELS, path: answer}) as url:
         b = OpenAIBackend("m", base_url=url + "/v1")
@@ -177,8 +211,9 @@ def keyed_server(tmp_path_factory, chat_model_path):
     tmp = tmp_path_factory.mktemp("openai-keyed")
     port = free_port()
     cfg = _server_config(tmp, port, chat_model_path, None, api_key="s3cret")
-    with running(["-m", "llama_cpp.server", "--config_file", str(cfg)], f"http://127.0.0.1:{port}/",
-                 tmp / "server.log") as server:
+    with running(
+        ["-m", "llama_cpp.server", "--config_file", str(cfg)], f"http://127.0.0.1:{port}/", tmp / "server.log"
+    ) as server:
         server.base = f"http://127.0.0.1:{port}/v1"
         yield server
 
@@ -217,8 +252,11 @@ def test_doctor_says_when_the_openai_server_is_down_or_unset(monkeypatch):
     from harness.cli.doctor import collect
 
     monkeypatch.delenv("HARNESS_OPENAI_BASE_URL", raising=False)
-    assert collect()["openai"] == {"configured": False, "reachable": False,
-                                   "hint": "set HARNESS_OPENAI_BASE_URL or pass --base-url to use --backend openai"}
+    assert collect()["openai"] == {
+        "configured": False,
+        "reachable": False,
+        "hint": "set HARNESS_OPENAI_BASE_URL or pass --base-url to use --backend openai",
+    }
     monkeypatch.setenv("HARNESS_OPENAI_BASE_URL", f"http://user:pw@127.0.0.1:{free_port()}/v1")
     report = collect()
     assert report["openai"]["reachable"] is False and "pw" not in json.dumps(report)

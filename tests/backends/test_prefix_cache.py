@@ -15,8 +15,14 @@ from harness.backends.registry import open_backend
 
 # ~400 tokens of shared instructions, then a short question: what a lab sends with every item
 SYSTEM = " ".join(["You answer quiz questions about geography, history and science in one short sentence."] * 25)
-QUESTIONS = ["What is the capital of France?", "What is the capital of Italy?", "Which ocean is the largest?",
-             "What is the capital of France?", "Name a large river in Africa.", "What is the capital of France?"]
+QUESTIONS = [
+    "What is the capital of France?",
+    "What is the capital of Italy?",
+    "Which ocean is the largest?",
+    "What is the capital of France?",
+    "Name a large river in Africa.",
+    "What is the capital of France?",
+]
 SCHEMA = {"type": "object", "properties": {"answer": {"type": "string", "maxLength": 60}}, "required": ["answer"]}
 MODELS = {"chat_model_path": "smollm2-135m", "second_family_model_path": "gemma3-270m"}
 
@@ -57,18 +63,24 @@ def _random_prompts(be, n: int, seed: int) -> list[list[int]]:
     words = "the a river city ocean capital science history number seven blue green answer question why".split()
     bases = [" ".join(rng.choice(words) for _ in range(rng.randint(20, 200))) for _ in range(3)]
     out = []
-    for i in range(n):  # the same instructions again, or others, as a lab's alternating prompts
+    for _ in range(n):  # the same instructions again, or others, as a lab's alternating prompts
         q = " ".join(rng.choice(words) for _ in range(rng.randint(1, 30)))
-        out.append(be._chat_prompt([{"role": "system", "content": rng.choice(bases)}, {"role": "user", "content": q}])[0])
+        out.append(
+            be._chat_prompt([{"role": "system", "content": rng.choice(bases)}, {"role": "user", "content": q}])[0]
+        )
     return out
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fixture, extra_bufts", [
-    ("chat_model_path", True),  # Q4_1: llama.cpp repacks none of its weights on this CPU, so one case
-    ("second_family_model_path", True),  # Q4_K: repacked (4-row groups) ...
-    ("second_family_model_path", False),  # ... and not (the < 8-token batch path)
-], ids=["smollm2", "gemma3-repacked", "gemma3-plain"])
+@pytest.mark.parametrize(
+    "fixture, extra_bufts",
+    [
+        ("chat_model_path", True),  # Q4_1: llama.cpp repacks none of its weights on this CPU, so one case
+        ("second_family_model_path", True),  # Q4_K: repacked (4-row groups) ...
+        ("second_family_model_path", False),  # ... and not (the < 8-token batch path)
+    ],
+    ids=["smollm2", "gemma3-repacked", "gemma3-plain"],
+)
 def test_cached_prefill_gives_the_logits_of_a_cold_one(fixture, extra_bufts, request):
     request.getfixturevalue(fixture)
     hot = _open(MODELS[fixture], extra_bufts=extra_bufts, n_batch=64)  # 64: pieces cross n_batch boundaries
@@ -142,8 +154,12 @@ def test_cached_prompts_give_the_tokens_of_cold_ones(fixture, request):
         messages, _ = _calls()[0]
         streamed = "".join(c.text for c in hot.stream(messages, max_tokens=24))
         again = hot.chat(messages, max_tokens=24)
-        assert streamed == again.text and again.cached_tokens == reusable_prefix(
-            hot._kv_tokens, hot._chat_prompt(messages)[0], hot.n_batch) > 0.9 * again.prompt_tokens
+        assert (
+            streamed == again.text
+            and again.cached_tokens
+            == reusable_prefix(hot._kv_tokens, hot._chat_prompt(messages)[0], hot.n_batch)
+            > 0.9 * again.prompt_tokens
+        )
     finally:
         hot.close()
         cold.close()
@@ -153,8 +169,12 @@ def test_cached_prompts_give_the_tokens_of_cold_ones(fixture, request):
 def test_the_second_call_with_the_same_instructions_is_much_faster(chat_model_path):
     be = _open("smollm2-135m")
     try:
-        first = be.chat([{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTIONS[0]}], max_tokens=4)
-        second = be.chat([{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTIONS[1]}], max_tokens=4)
+        first = be.chat(
+            [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTIONS[0]}], max_tokens=4
+        )
+        second = be.chat(
+            [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTIONS[1]}], max_tokens=4
+        )
     finally:
         be.close()
     assert first.cached_tokens == 0 and second.cached_tokens > 370
@@ -185,7 +205,9 @@ def test_flash_attention_makes_cached_prefill_differ_from_cold(chat_model_path):
     for fa in (False, True):
         be = _open("smollm2-135m", flash_attn=fa, prefix_cache=False)
         try:
-            tokens = be._chat_prompt([{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTIONS[0]}])[0]
+            tokens = be._chat_prompt(
+                [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTIONS[0]}]
+            )[0]
             cold = _prefill(be, tokens, 0)
             diffs[fa] = abs(cold - _prefill(be, tokens, (len(tokens) - 20) // 4 * 4)).max()
         finally:

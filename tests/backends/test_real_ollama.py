@@ -24,8 +24,10 @@ def real_ollama() -> str:
     try:
         version = httpx.get(f"{url}/api/version", timeout=2.0).json().get("version", "")
     except (httpx.HTTPError, ValueError):
-        pytest.skip(f"NOT verified against a real Ollama server: none reachable at {url} "
-                    "(start `ollama serve` or set OLLAMA_HOST to run these tests)")
+        pytest.skip(
+            f"NOT verified against a real Ollama server: none reachable at {url} "
+            "(start `ollama serve` or set OLLAMA_HOST to run these tests)"
+        )
     if version.startswith("0.0.0-harness-test"):
         pytest.skip(f"NOT verified against a real Ollama server: {url} is the harness's test server")
     return url
@@ -34,8 +36,9 @@ def real_ollama() -> str:
 def _need(url: str, tag: str) -> None:
     names = {m["name"] for m in list_models(url)}
     if tag not in names:
-        pytest.skip(f"NOT verified against a real Ollama server: it runs at {url} but has no {tag} "
-                    f"(run `ollama pull {tag}`)")
+        pytest.skip(
+            f"NOT verified against a real Ollama server: it runs at {url} but has no {tag} (run `ollama pull {tag}`)"
+        )
 
 
 def test_real_ollama_chat_stream_and_schema(real_ollama):
@@ -49,8 +52,9 @@ def test_real_ollama_chat_stream_and_schema(real_ollama):
         assert chunks[-1].done and chunks[-1].completion.text == "".join(x.text for x in chunks[:-1])
         assert chunks[-1].completion.timings.ttft_s > 0
         schema = {"type": "object", "properties": {"age": {"type": "integer"}}, "required": ["age"]}
-        data = json.loads(b.chat([{"role": "user", "content": "Ann is 31. Give her age as JSON."}],
-                                 max_tokens=30, schema=schema).text)
+        data = json.loads(
+            b.chat([{"role": "user", "content": "Ann is 31. Give her age as JSON."}], max_tokens=30, schema=schema).text
+        )
         assert isinstance(data["age"], int)
         assert b.info().version
     finally:

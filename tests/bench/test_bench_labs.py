@@ -17,14 +17,39 @@ FAKE_BACKEND = f"{FIXTURES / 'fake_backend.py'}:open_fake"
 
 
 def _bench(tmp_path, *args):
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HARNESS_LABS": str(FIXTURES / "labs"), "HARNESS_HOME": str(tmp_path / "home")}
-    return subprocess.run([sys.executable, "-m", "harness", "bench", *args], capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "HARNESS_LABS": str(FIXTURES / "labs"),
+        "HARNESS_HOME": str(tmp_path / "home"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "harness", "bench", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=env,
+    )
 
 
 def test_lab_cell_figures(tmp_path):
     out = tmp_path / "labs.json"
-    p = _bench(tmp_path, "--labs", "toy-lab", "--model", "fake-model", "--backend", FAKE_BACKEND, "--device", "cpu",
-               "--lab-repetitions", "2", "-o", str(out))
+    p = _bench(
+        tmp_path,
+        "--labs",
+        "toy-lab",
+        "--model",
+        "fake-model",
+        "--backend",
+        FAKE_BACKEND,
+        "--device",
+        "cpu",
+        "--lab-repetitions",
+        "2",
+        "-o",
+        str(out),
+    )
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     run = read_result(out).runs[0]
     assert run.status == "ok", run.error
@@ -48,8 +73,20 @@ def test_unknown_lab_fails_before_running(tmp_path):
 
 def test_failed_cell_is_recorded_and_exit_code_2(tmp_path):
     out = tmp_path / "bad.json"
-    p = _bench(tmp_path, "--labs", "toy-lab", "--model", "fake-model", "--backend", "no-such-backend", "--device", "cpu",
-               "-o", str(out), "--json")
+    p = _bench(
+        tmp_path,
+        "--labs",
+        "toy-lab",
+        "--model",
+        "fake-model",
+        "--backend",
+        "no-such-backend",
+        "--device",
+        "cpu",
+        "-o",
+        str(out),
+        "--json",
+    )
     assert p.returncode == 2, p.stderr[-2000:]
     assert json.loads(p.stdout)["failed"] == 1
     run = read_result(out).runs[0]

@@ -13,20 +13,46 @@ from harness.bench import io as bio
 from harness.bench.compare import compare, to_markdown
 from harness.bench.report import render_html
 from harness.bench.schema import Fingerprint, LlamaCppBuild, SystemInfo
+from harness.llama_build import LLAMA_CPP_PYTHON_VERSION
 
 
-def _fp(sha: str = "0123456789abcdef", *, threads: int = 2, flash_attn: bool = False, device: str = "cpu") -> Fingerprint:
-    return Fingerprint(method="greedy-v1: test", sha256=sha, prompts=4, tokens=150, threads=threads,
-                       flash_attn=flash_attn, device_used=device, n_gpu_layers=0 if device == "cpu" else 30)
+def _fp(
+    sha: str = "0123456789abcdef", *, threads: int = 2, flash_attn: bool = False, device: str = "cpu"
+) -> Fingerprint:
+    return Fingerprint(
+        method="greedy-v1: test",
+        sha256=sha,
+        prompts=4,
+        tokens=150,
+        threads=threads,
+        flash_attn=flash_attn,
+        device_used=device,
+        n_gpu_layers=0 if device == "cpu" else 30,
+    )
 
 
-def _file(run_factory, result_factory, fp: Fingerprint | None = None, *, model: str = "smollm2-135m",
-          accuracy: float = 0.5, features: tuple[str, ...] = ("AVX2",), version: str = "0.3.36", **run_kw):
+def _file(
+    run_factory,
+    result_factory,
+    fp: Fingerprint | None = None,
+    *,
+    model: str = "smollm2-135m",
+    accuracy: float = 0.5,
+    features: tuple[str, ...] = ("AVX2",),
+    version: str = LLAMA_CPP_PYTHON_VERSION,
+    **run_kw,
+):
     runs = [run_factory(model=model, **run_kw), run_factory(lab="rag", model=model, accuracy=accuracy, **run_kw)]
     runs[0].fingerprint = fp
-    system = SystemInfo(os="Linux test", python="3.11", harness_version="0.1.0", cpu_model="Test CPU",
-                        cpu_cores_logical=2, llama_cpp_version=version,
-                        llama_cpp_build=LlamaCppBuild(cpu_features=["SSE3", *features, "REPACK"], amx=False))
+    system = SystemInfo(
+        os="Linux test",
+        python="3.11",
+        harness_version="0.1.0",
+        cpu_model="Test CPU",
+        cpu_cores_logical=2,
+        llama_cpp_version=version,
+        llama_cpp_build=LlamaCppBuild(cpu_features=["SSE3", *features, "REPACK"], amx=False),
+    )
     return result_factory(runs, system=system)
 
 
@@ -38,14 +64,17 @@ def _verdicts(a, b):
 def test_identical_runs_with_one_fingerprint_are_comparable_with_the_same_answers(run_factory, result_factory):
     cmp, (v,) = _verdicts(_file(run_factory, result_factory, _fp()), _file(run_factory, result_factory, _fp()))
     assert v.comparable and v.same_answers is True and v.group == "smollm2-135m · llama-cpp · cpu"
-    assert cmp.verdict_lines() == ["b.json vs a.json: smollm2-135m · llama-cpp · cpu: comparable (same greedy "
-                                   "outputs (fingerprint 0123456789abcdef): accuracy should be equal)"]
+    assert cmp.verdict_lines() == [
+        "b.json vs a.json: smollm2-135m · llama-cpp · cpu: comparable (same greedy "
+        "outputs (fingerprint 0123456789abcdef): accuracy should be equal)"
+    ]
     assert not cmp.findings
 
 
 def test_another_model_is_not_comparable(run_factory, result_factory):
-    cmp, (v,) = _verdicts(_file(run_factory, result_factory, _fp()),
-                          _file(run_factory, result_factory, _fp("ffff"), model="gemma3-270m"))
+    cmp, (v,) = _verdicts(
+        _file(run_factory, result_factory, _fp()), _file(run_factory, result_factory, _fp("ffff"), model="gemma3-270m")
+    )
     assert not v.comparable and v.group is None
     assert cmp.verdict_lines() == ["b.json vs a.json: not comparable: different model (smollm2-135m vs gemma3-270m)"]
 
@@ -58,14 +87,20 @@ def test_the_same_name_with_another_file_or_seed_or_lab_version_is_not_comparabl
     b.runs[1].lab.lab_version = "2"
     (v,) = _verdicts(a, b)[1]
     assert not v.comparable
-    assert v.reasons == ["different model file (sha256 abababababab… vs cdcdcdcdcdcd…)", "different seed (0 vs 1)",
-                         "lab rag version 1 vs 2"]
+    assert v.reasons == [
+        "different model file (sha256 abababababab… vs cdcdcdcdcdcd…)",
+        "different seed (0 vs 1)",
+        "lab rag version 1 vs 2",
+    ]
 
 
-@pytest.mark.parametrize("fp_b, want", [
-    (_fp("1111", flash_attn=True), "likely cause: flash attention off vs on"),
-    (_fp("1111", device="gpu"), "likely cause: cpu vs gpu: GPU and CPU kernels round differently"),
-])
+@pytest.mark.parametrize(
+    "fp_b, want",
+    [
+        (_fp("1111", flash_attn=True), "likely cause: flash attention off vs on"),
+        (_fp("1111", device="gpu"), "likely cause: cpu vs gpu: GPU and CPU kernels round differently"),
+    ],
+)
 def test_different_fingerprints_name_the_setting_that_changed(run_factory, result_factory, fp_b, want):
     (v,) = _verdicts(_file(run_factory, result_factory, _fp()), _file(run_factory, result_factory, fp_b))[1]
     assert v.comparable and v.same_answers is False

@@ -7,7 +7,6 @@ import json
 import re
 
 import pytest
-
 from typer.testing import CliRunner
 
 from harness.bench import io as bio
@@ -15,6 +14,7 @@ from harness.bench.compare import compare, exceeds_noise, to_markdown
 from harness.bench.report import render_html
 from harness.bench.schema import Stat
 from harness.bench.stats import summarize
+from harness.llama_build import LLAMA_CPP_PYTHON_VERSION
 
 
 def _row(cmp, metric):
@@ -118,8 +118,14 @@ def test_the_probe_explains_nothing_across_machines_or_on_a_gpu(run_factory, res
     from harness.bench.schema import SystemInfo
 
     a = result_factory([run_factory(tg=100.0, probe=90.0)])
-    other = SystemInfo(os="Linux test", python="3.11", harness_version="0.1.0", cpu_model="Other CPU",
-                       cpu_cores_logical=2, host_probe_method="probe v1")
+    other = SystemInfo(
+        os="Linux test",
+        python="3.11",
+        harness_version="0.1.0",
+        cpu_model="Other CPU",
+        cpu_cores_logical=2,
+        host_probe_method="probe v1",
+    )
     b = result_factory([run_factory(tg=70.0, probe=63.0)], system=other)
     assert _row(compare([a, b], ["a", "b"]), "tg128 tok/s").marks[1] == "worse"
     ga = result_factory([run_factory(tg=100.0, probe=90.0, device="gpu")])
@@ -202,6 +208,7 @@ def test_compare_cli_json_markdown_html(tmp_path, run_factory, result_factory):
     r = runner.invoke(app, ["compare", str(pa), str(tmp_path / "missing.json")])
     assert r.exit_code != 0
 
+
 def test_bench_summary_says_na_where_a_server_reports_no_prefill(run_factory, result_factory):
     """llama-cpp-python's server sends no prompt token counts in streams: pp has no figure (n=0)."""
     from io import StringIO
@@ -250,12 +257,24 @@ def test_a_different_llama_cpp_build_is_noted(run_factory, result_factory):
     from harness.bench.schema import LlamaCppBuild, SystemInfo
 
     def result(build):
-        system = SystemInfo(os="Linux test", python="3.11", harness_version="0.1.0", cpu_model="Test CPU",
-                            cpu_cores_logical=2, llama_cpp_version="0.3.36", llama_cpp_build=build)
+        system = SystemInfo(
+            os="Linux test",
+            python="3.11",
+            harness_version="0.1.0",
+            cpu_model="Test CPU",
+            cpu_cores_logical=2,
+            llama_cpp_version=LLAMA_CPP_PYTHON_VERSION,
+            llama_cpp_build=build,
+        )
         return result_factory([run_factory()], system=system)
 
-    no_amx = LlamaCppBuild(cpu_features=["AVX2", "AVX512", "REPACK"], amx=False, extra_bufts=True,
-                           cmake_args="-DCMAKE_C_FLAGS=-mno-amx-int8", built_by="scripts/setup")
+    no_amx = LlamaCppBuild(
+        cpu_features=["AVX2", "AVX512", "REPACK"],
+        amx=False,
+        extra_bufts=True,
+        cmake_args="-DCMAKE_C_FLAGS=-mno-amx-int8",
+        built_by="scripts/setup",
+    )
     amx = LlamaCppBuild(cpu_features=["AVX2", "AVX512", "AMX_INT8", "REPACK"], amx=True, extra_bufts=False)
     same = compare([result(no_amx), result(no_amx)], ["a", "b"])
     assert not any("builds differ" in n for n in same.notes)
@@ -273,9 +292,14 @@ def test_depth_figures_are_compared_and_plotted(run_factory, result_factory):
     def with_depths(tg):
         run = run_factory(tg=tg)
         run.throughput.depths = [
-            DepthPoint(depth=d, n_gen=32, prompt_tokens=summarize([d] * 3), decode_tok_s=summarize([tg - d / 100] * 3),
-                       itl_ms=Quantiles(p50=1000 / tg, p95=1100 / tg, p99=1500 / tg, max=2000 / tg, n=93, unit="ms"),
-                       generated_tokens=summarize([32] * 3))
+            DepthPoint(
+                depth=d,
+                n_gen=32,
+                prompt_tokens=summarize([d] * 3),
+                decode_tok_s=summarize([tg - d / 100] * 3),
+                itl_ms=Quantiles(p50=1000 / tg, p95=1100 / tg, p99=1500 / tg, max=2000 / tg, n=93, unit="ms"),
+                generated_tokens=summarize([32] * 3),
+            )
             for d in (0, 1024)
         ]
         return result_factory([run])

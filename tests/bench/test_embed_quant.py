@@ -39,6 +39,7 @@ def fake_quantizer(calls: list):
         calls.append((src.name, dst.name, qtype))
         assert dst.parent == src.parent and dst.name.startswith(".")  # a hidden temp file, never the final name
         dst.write_bytes(src.read_bytes() + qtype.encode())
+
     return quantize
 
 
@@ -85,17 +86,29 @@ def test_type_names_are_checked_and_parsed():
 
 
 def test_threads_and_quantisations_as_dimensions():
-    spec = MatrixSpec(labs=["structured-output", "embeddings"], models=["a"], backends=["llama-cpp"], devices=["cpu"],
-                      threads=[1, 2], embed_quants=["F16", "Q4_0"], embed_quant_labs=["embeddings"])
+    spec = MatrixSpec(
+        labs=["structured-output", "embeddings"],
+        models=["a"],
+        backends=["llama-cpp"],
+        devices=["cpu"],
+        threads=[1, 2],
+        embed_quants=["F16", "Q4_0"],
+        embed_quant_labs=["embeddings"],
+    )
     keys = [cell_key(c) for c in expand(spec)]
     assert keys == [
-        ("structured-output", "a", "llama-cpp", "cpu", 1, None), ("structured-output", "a", "llama-cpp", "cpu", 2, None),
-        ("embeddings", "a", "llama-cpp", "cpu", 1, "F16"), ("embeddings", "a", "llama-cpp", "cpu", 1, "Q4_0"),
-        ("embeddings", "a", "llama-cpp", "cpu", 2, "F16"), ("embeddings", "a", "llama-cpp", "cpu", 2, "Q4_0"),
+        ("structured-output", "a", "llama-cpp", "cpu", 1, None),
+        ("structured-output", "a", "llama-cpp", "cpu", 2, None),
+        ("embeddings", "a", "llama-cpp", "cpu", 1, "F16"),
+        ("embeddings", "a", "llama-cpp", "cpu", 1, "Q4_0"),
+        ("embeddings", "a", "llama-cpp", "cpu", 2, "F16"),
+        ("embeddings", "a", "llama-cpp", "cpu", 2, "Q4_0"),
     ]
     one = spec.model_copy(update={"threads": [2], "embed_quants": []})
-    assert [cell_key(c) for c in expand(one)] == [("structured-output", "a", "llama-cpp", "cpu", None, None),
-                                                  ("embeddings", "a", "llama-cpp", "cpu", None, None)]
+    assert [cell_key(c) for c in expand(one)] == [
+        ("structured-output", "a", "llama-cpp", "cpu", None, None),
+        ("embeddings", "a", "llama-cpp", "cpu", None, None),
+    ]
 
 
 def test_bench_cli_parses_thread_lists():

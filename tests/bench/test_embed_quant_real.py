@@ -11,8 +11,16 @@ from harness.bench.runner import BenchOptions, run_bench
 
 @pytest.mark.slow
 def test_an_embed_quant_cell_runs_on_its_own_pinned_file(embed_model_path):
-    opts = BenchOptions(labs=["embeddings"], models=["smollm2-135m"], devices=["cpu"], embed_quants=("Q8_0",),
-                        limit=2, threads=1, measure_bandwidth=False, host_probe=False)
+    opts = BenchOptions(
+        labs=["embeddings"],
+        models=["smollm2-135m"],
+        devices=["cpu"],
+        embed_quants=("Q8_0",),
+        limit=2,
+        threads=1,
+        measure_bandwidth=False,
+        host_probe=False,
+    )
     [q8] = run_bench(opts).runs
     assert q8.status == "ok", q8.error
     assert q8.cell.embed_quant == q8.settings.embed_quant == "Q8_0"

@@ -35,7 +35,9 @@ def test_no_counters_or_unreadable_ones_say_why(tmp_path, monkeypatch):
     assert rapl_counters(tmp_path / "none")[1].startswith("no RAPL counters")
     monkeypatch.setattr(energy_mod, "POWERCAP", tmp_path / "none")
     meter = EnergyMeter.open(want_gpu=False)
-    assert meter.sources == [] and energy_mod.not_available_note(meter).startswith("energy not available on this machine: no RAPL")
+    assert meter.sources == [] and energy_mod.not_available_note(meter).startswith(
+        "energy not available on this machine: no RAPL"
+    )
 
 
 class _Warming:
@@ -52,14 +54,17 @@ class _Warming:
         used = int((0.5 * n if max_tokens == 1 else 2.0 * max_tokens) * 1e6)
         counter = self.zone / "energy_uj"
         counter.write_text(str(int(counter.read_text()) + used))
-        return Completion("x", n, max_tokens, Timings(ttft_s=0.01, prefill_tok_s=1000.0, decode_tok_s=100.0, total_s=0.1))
+        return Completion(
+            "x", n, max_tokens, Timings(ttft_s=0.01, prefill_tok_s=1000.0, decode_tok_s=100.0, total_s=0.1)
+        )
 
 
 def test_joules_per_token_over_the_measured_pp_and_tg_calls(tmp_path):
     zone = _zone(tmp_path, "intel-rapl:0", "package-0", 0)
     counters, _ = rapl_counters(tmp_path)
-    res = run_throughput(_Warming(zone), pp=40, tg=8, pairs=(), repetitions=2, warmup=1, depths=(),
-                         energy=EnergyMeter(rapl=counters))
+    res = run_throughput(
+        _Warming(zone), pp=40, tg=8, pairs=(), repetitions=2, warmup=1, depths=(), energy=EnergyMeter(rapl=counters)
+    )
     en = res.energy
     assert en.sources == ["rapl:package-0"] and en.note is None
     assert en.pp_j_per_token == 0.5 and en.tg_j_per_token == 2.0 and en.tg_tok_per_s_per_w == 0.5

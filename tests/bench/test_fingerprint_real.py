@@ -13,7 +13,9 @@ from harness.bench.fingerprint import greedy_fingerprint
 
 
 def _fingerprint(threads: int, flash_attn: bool) -> str:
-    backend = open_backend("llama-cpp", "smollm2-135m", role="chat", device="cpu", threads=threads, flash_attn=flash_attn)
+    backend = open_backend(
+        "llama-cpp", "smollm2-135m", role="chat", device="cpu", threads=threads, flash_attn=flash_attn
+    )
     try:
         return greedy_fingerprint(backend)["sha256"]
     finally:

@@ -18,8 +18,17 @@ from harness.grading.stats import mcnemar_exact
 ITEMS = items_digest(range(40))
 
 
-def lab_run(run_factory, *, correct: list[int], item_s: float, model: str = "smollm2-135m", threads: int = 2,
-            items: str = ITEMS, lab: str = "rag", outcomes: bool = True):
+def lab_run(
+    run_factory,
+    *,
+    correct: list[int],
+    item_s: float,
+    model: str = "smollm2-135m",
+    threads: int = 2,
+    items: str = ITEMS,
+    lab: str = "rag",
+    outcomes: bool = True,
+):
     run = run_factory(lab=lab, model=model, threads=threads, accuracy=sum(correct) / len(correct))
     run.cell = Cell(lab=lab, model=model, backend="llama-cpp", device="cpu", threads=threads)
     run.lab.latency = {"item_p50_s": summarize([item_s])}
@@ -43,8 +52,10 @@ def test_the_fastest_not_significantly_worse_is_recommended_with_its_reason(run_
     [f] = frontiers([result_factory([best, small])], ["a.json"])
     assert f.best.label == "gemma3-270m" and f.recommended.label == "smollm2-135m"
     assert mcnemar_exact(ones(12), ones(10)).p_value == pytest.approx(0.5)
-    assert f.reason == ("smollm2-135m: 0.25 vs best 0.3 (gemma3-270m), McNemar b=2 c=0 p=0.5 on 40 items, "
-                        "3.0x faster per item (300 ms vs 900 ms)")
+    assert f.reason == (
+        "smollm2-135m: 0.25 vs best 0.3 (gemma3-270m), McNemar b=2 c=0 p=0.5 on 40 items, "
+        "3.0x faster per item (300 ms vs 900 ms)"
+    )
     assert [p.pareto_latency for p in f.points] == [True, True]
 
 
@@ -79,7 +90,9 @@ def test_other_items_are_never_paired(run_factory, result_factory):
 
 def test_a_lab_without_outcomes_is_plotted_but_never_recommended(run_factory, result_factory):
     old = lab_run(run_factory, correct=ones(12), item_s=0.2, lab="vector-index", outcomes=False)
-    old.lab.outcomes_note = "the lab declares no frontier criterion (lab.toml: frontier = true), so it has no per-item outcomes"
+    old.lab.outcomes_note = (
+        "the lab declares no frontier criterion (lab.toml: frontier = true), so it has no per-item outcomes"
+    )
     [f] = frontiers([result_factory([old])], ["a.json"])
     assert f.recommended is None and f.points[0].accuracy == pytest.approx(0.3)  # plotted from its accuracy figure
     assert f.reason.startswith("no recommendation for vector-index")
@@ -95,7 +108,9 @@ def test_labels_name_what_varies_and_decode_comes_from_the_matching_throughput_c
     [f] = frontiers([result_factory([tp1, tp2, one, two])], ["a.json"])
     assert [p.label for p in f.points] == ["1 thread", "2 threads"]
     assert [p.decode_tok_s for p in f.points] == [pytest.approx(50.0), pytest.approx(90.0)]
-    assert f.recommended.label == "2 threads" and "no tested configuration is faster" in f.reason  # equal accuracy: faster wins
+    assert (
+        f.recommended.label == "2 threads" and "no tested configuration is faster" in f.reason
+    )  # equal accuracy: faster wins
     assert "(tp)" in to_markdown([f])
 
 
@@ -122,7 +137,10 @@ def test_to_dict_is_json(run_factory, result_factory):
 
 
 def test_per_item_needs_one_outcome_per_item():
-    assert per_item(["a", "b"], {"x": [True, False]}) == {"items_sha256": items_digest(["a", "b"]), "outcomes": {"x": [1, 0]}}
+    assert per_item(["a", "b"], {"x": [True, False]}) == {
+        "items_sha256": items_digest(["a", "b"]),
+        "outcomes": {"x": [1, 0]},
+    }
     with pytest.raises(ValueError, match="1 outcomes for 2 items"):
         per_item(["a", "b"], {"x": [True]})
 
@@ -130,8 +148,10 @@ def test_per_item_needs_one_outcome_per_item():
 def test_outcomes_that_disagree_with_the_criterion_are_not_kept():
     from harness.bench.cell import item_outcomes
 
-    report = {"criteria": [{"name": "acc", "value": 0.5}],
-              "metrics": {"per_item": per_item(["a", "b"], {"acc": [True, True]})}}
+    report = {
+        "criteria": [{"name": "acc", "value": 0.5}],
+        "metrics": {"per_item": per_item(["a", "b"], {"acc": [True, True]})},
+    }
     got, note = item_outcomes(report, "acc")
     assert got is None and "disagree" in note
     report["criteria"][0]["value"] = 1.0
@@ -147,8 +167,15 @@ def test_compare_cli_recommends_in_terminal_json_and_markdown(tmp_path, run_fact
     from harness.cli.app import app
 
     path = tmp_path / "r.json"
-    write_result(path, result_factory([lab_run(run_factory, correct=ones(12), item_s=0.9, model="gemma3-270m"),
-                                       lab_run(run_factory, correct=ones(10), item_s=0.3)]))
+    write_result(
+        path,
+        result_factory(
+            [
+                lab_run(run_factory, correct=ones(12), item_s=0.9, model="gemma3-270m"),
+                lab_run(run_factory, correct=ones(10), item_s=0.3),
+            ]
+        ),
+    )
     r = CliRunner().invoke(app, ["compare", str(path), "--recommend", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["frontier"][0]["recommended"] == "smollm2-135m"
@@ -163,8 +190,11 @@ def test_the_html_report_plots_each_lab_frontier_and_escapes_labels(run_factory,
     from harness.bench.report import render_html
 
     evil = "<script>alert(1)</script>$x$"
-    runs = [lab_run(run_factory, correct=ones(12), item_s=0.9, model=evil), lab_run(run_factory, correct=ones(10), item_s=0.3),
-            lab_run(run_factory, correct=ones(9), item_s=0.5, model="gemma3-270m")]  # dominated: less accurate, slower
+    runs = [
+        lab_run(run_factory, correct=ones(12), item_s=0.9, model=evil),
+        lab_run(run_factory, correct=ones(10), item_s=0.3),
+        lab_run(run_factory, correct=ones(9), item_s=0.5, model="gemma3-270m"),
+    ]  # dominated: less accurate, slower
     res = result_factory(runs)
     page = render_html(compare([res], ["a.json"]), [res])
     assert "<script" not in page.lower() and "&lt;script&gt;" in page

@@ -11,13 +11,22 @@ import pytest
 from harness.bench import io as bio
 from harness.bench import leaderboard as lb
 from harness.bench.schema import GpuInfo, HostInfo, SystemInfo
+from harness.llama_build import LLAMA_CPP_PYTHON_VERSION
 
 GiB = 2**30
 
 
 def system(cpu: str, cores: int = 8, ram_gib: float = 32, gpus: tuple[str, ...] = ()) -> SystemInfo:
-    return SystemInfo(os="Linux test", python="3.11", harness_version="0.1.0", cpu_model=cpu, cpu_cores_logical=cores,
-                      ram_bytes=int(ram_gib * GiB), gpus=[GpuInfo(name=g) for g in gpus], llama_cpp_version="0.3.36")
+    return SystemInfo(
+        os="Linux test",
+        python="3.11",
+        harness_version="0.1.0",
+        cpu_model=cpu,
+        cpu_cores_logical=cores,
+        ram_bytes=int(ram_gib * GiB),
+        gpus=[GpuInfo(name=g) for g in gpus],
+        llama_cpp_version=LLAMA_CPP_PYTHON_VERSION,
+    )
 
 
 def expected_score(pp: float, tg: float) -> float:
@@ -46,10 +55,14 @@ def folder(tmp_path, run_factory, result_factory):
     a malformed file, another tool's file, and a .git folder that must not be read."""
     d = tmp_path / "results"
     (d / "gpu").mkdir(parents=True)
-    bio.write_result(d / "a.json", result_factory([run_factory(pp=300, tg=100), run_factory(lab="rag", accuracy=0.6)],
-                                              system=system("CPU A")))
+    bio.write_result(
+        d / "a.json",
+        result_factory([run_factory(pp=300, tg=100), run_factory(lab="rag", accuracy=0.6)], system=system("CPU A")),
+    )
     bio.write_result(d / "b.json", result_factory([run_factory(pp=600, tg=40)], system=system("CPU B")))
-    bio.write_result(d / "gpu" / "c.json", result_factory([run_factory(pp=100, tg=200)], system=system("CPU C", gpus=("RTX 1",))))
+    bio.write_result(
+        d / "gpu" / "c.json", result_factory([run_factory(pp=100, tg=200)], system=system("CPU C", gpus=("RTX 1",)))
+    )
     bio.write_result(d / "d.json", result_factory([run_factory(lab="rag", accuracy=0.3)], system=system("CPU D")))
     (d / "broken.json").write_text('{"schema_version": 5, "tool": ')
     (d / "llama-bench.json").write_text(json.dumps([{"build_commit": "abc", "avg_ts": 12.5}]))
@@ -80,8 +93,13 @@ def test_models_machines_and_merged_files(tmp_path, run_factory, result_factory)
     files of one machine share a row (its score the median of their cells)."""
     d = tmp_path / "r"
     d.mkdir()
-    merged = result_factory([run_factory(pp=300, tg=100, system="sys-x"), run_factory(pp=300, tg=50, system="sys-y"),
-                          run_factory(model="gemma3-270m", pp=100, tg=30, system="sys-x")])
+    merged = result_factory(
+        [
+            run_factory(pp=300, tg=100, system="sys-x"),
+            run_factory(pp=300, tg=50, system="sys-y"),
+            run_factory(model="gemma3-270m", pp=100, tg=30, system="sys-x"),
+        ]
+    )
     merged = merged.model_copy(update={"systems": {"sys-x": system("X"), "sys-y": system("Y", gpus=("RTX 1",))}})
     bio.write_result(d / "merged.json", merged)
     same = system("X").model_copy(update={"ram_bytes": 32 * GiB - 5 * 2**20})
@@ -89,14 +107,18 @@ def test_models_machines_and_merged_files(tmp_path, run_factory, result_factory)
     orphan = result_factory([run_factory(system="sys-gone")])
     bio.write_result(d / "orphan.json", orphan)
     board = lb.read_folder(d)
-    assert board.skipped == [("orphan.json", "orphan.json: run throughput · smollm2-135m points at system "
-                                             "'sys-gone', which the file does not hold")]
+    assert board.skipped == [
+        (
+            "orphan.json",
+            "orphan.json: run throughput · smollm2-135m points at system 'sys-gone', which the file does not hold",
+        )
+    ]
     assert list(board.models) == ["gemma3-270m", "smollm2-135m"]
     rows = board.models["smollm2-135m"]
     assert [(r.machine.cpu_model, len(r.throughput)) for r in rows] == [("X", 2), ("Y", 1)]
     assert rows[0].score == pytest.approx((expected_score(300, 100) + expected_score(300, 120)) / 2)
     assert rows[0].files == ["merged.json", "x-again.json"]
-    assert rows[0].build == "llama-cpp 0.3.36 (features not recorded)"
+    assert rows[0].build == f"llama-cpp {LLAMA_CPP_PYTHON_VERSION} (features not recorded)"
 
 
 def test_bad_files_are_reported_and_skipped(folder, monkeypatch, capsys):
@@ -133,7 +155,9 @@ def test_hostile_strings_are_escaped_and_the_page_is_self_contained(tmp_path, ru
     run = run_factory(model=evil)
     lab = run_factory(lab=evil, model=evil)
     lab.lab.criteria[0].name = evil
-    hosted = system(evil, gpus=(evil,)).model_copy(update={"host": HostInfo(hostname="myhost", user="alice", home="/home/alice")})
+    hosted = system(evil, gpus=(evil,)).model_copy(
+        update={"host": HostInfo(hostname="myhost", user="alice", home="/home/alice")}
+    )
     bio.write_result(d / "x.json", result_factory([run, lab], system=hosted))
     (d / "<img src=x onerror=alert(1)>.json").write_text("{")  # a file name cannot hold "/"
     page = lb.render_html(lb.read_folder(d, local=lb.Machine(evil, 8, 32 * GiB, (evil,))))
@@ -148,9 +172,11 @@ def test_hostile_strings_are_escaped_and_the_page_is_self_contained(tmp_path, ru
 def test_like_this_machine_mark(tmp_path, monkeypatch, capsys, run_factory, result_factory):
     d = tmp_path / "r"
     d.mkdir()
-    for name, sysinfo in {"same": system("Intel Xeon  8480", 16, 128, ("H200",)),
-                          "less-ram": system("Intel Xeon 8480", 16, 64, ("H200",)),
-                          "other": system("AMD EPYC", 2, 8)}.items():
+    for name, sysinfo in {
+        "same": system("Intel Xeon  8480", 16, 128, ("H200",)),
+        "less-ram": system("Intel Xeon 8480", 16, 64, ("H200",)),
+        "other": system("AMD EPYC", 2, 8),
+    }.items():
         bio.write_result(d / f"{name}.json", result_factory([run_factory()], system=sysinfo))
     # doctor's facts of this machine: RAM a little under the file's, CPU name spaced differently
     here = lb.Machine("intel xeon 8480", 16, int(127.5 * GiB), ("H200",))

@@ -13,7 +13,9 @@ from harness.bench.merge import merge_files
 from harness.bench.schema import SCHEMA_VERSION, MatrixSpec, Shard
 from harness.errors import HarnessError, ResultFileError
 
-SPEC = MatrixSpec(labs=["throughput", "rag", "prompting"], models=["a", "b"], backends=["llama-cpp"], devices=["cpu", "auto"])
+SPEC = MatrixSpec(
+    labs=["throughput", "rag", "prompting"], models=["a", "b"], backends=["llama-cpp"], devices=["cpu", "auto"]
+)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 12, 13])
@@ -28,7 +30,12 @@ def test_shards_cover_the_matrix_exactly_once(n):
 
 
 def test_split_is_deterministic_and_duplicates_are_dropped():
-    again = MatrixSpec(labs=["throughput", "rag", "rag", "prompting"], models=["a", "b"], backends=["llama-cpp"], devices=["cpu", "auto"])
+    again = MatrixSpec(
+        labs=["throughput", "rag", "rag", "prompting"],
+        models=["a", "b"],
+        backends=["llama-cpp"],
+        devices=["cpu", "auto"],
+    )
     assert expand(again) == expand(SPEC)
 
 
@@ -44,7 +51,12 @@ def _shard_files(tmp_path, run_factory, result_factory, n=2, harness_version="0.
     paths = []
     for i in range(1, n + 1):
         cells = shard_cells(expand(spec), Shard(index=i, count=n))
-        res = result_factory([run_factory(lab=c.lab, model=c.model, device=c.device) for c in cells], labs=labs, models=models, devices=devices)
+        res = result_factory(
+            [run_factory(lab=c.lab, model=c.model, device=c.device) for c in cells],
+            labs=labs,
+            models=models,
+            devices=devices,
+        )
         res.shards = [Shard(index=i, count=n)]
         res.harness_version = harness_version if i == n else "0.1.0"
         p = tmp_path / f"shard{i}.json"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from pydantic import ValidationError
 
 from harness.bench import io as bio
 from harness.bench.schema import SCHEMA_VERSION, ResultFile
@@ -113,7 +114,7 @@ def test_not_utf8_and_missing(tmp_path):
 
 
 def test_model_rejects_unknown_tool():
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         ResultFile.model_validate({"schema_version": 1, "tool": "other"})
 
 
@@ -168,7 +169,9 @@ def test_a_v4_file_is_migrated_and_has_no_fingerprint(run_factory, result_factor
     assert res.schema_version == SCHEMA_VERSION and res.runs[0].fingerprint is None
 
 
-def test_a_v5_file_is_migrated_and_has_no_outcomes_threads_or_embedding_quantisation(run_factory, result_factory, tmp_path):
+def test_a_v5_file_is_migrated_and_has_no_outcomes_threads_or_embedding_quantisation(
+    run_factory, result_factory, tmp_path
+):
     """v5 (before threads / embedding quantisation as dimensions and per-item outcomes) reads as the current
     version: one thread count, the pinned embedder, a lab cell the frontier plots but cannot test."""
     data = result_factory([run_factory(lab="rag")]).model_dump(mode="json", exclude_none=True)

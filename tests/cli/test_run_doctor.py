@@ -19,11 +19,13 @@ runner = CliRunner()
 
 
 def test_help_imports_no_heavy_library():
-    code = ("import sys; from harness.cli.app import app\n"
-            "from typer.testing import CliRunner\n"
-            "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output\n"
-            "heavy = [m for m in ('llama_cpp', 'dspy', 'litellm', 'faiss') if m in sys.modules]\n"
-            "print(','.join(heavy))")
+    code = (
+        "import sys; from harness.cli.app import app\n"
+        "from typer.testing import CliRunner\n"
+        "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output\n"
+        "heavy = [m for m in ('llama_cpp', 'dspy', 'litellm', 'faiss') if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
@@ -31,8 +33,9 @@ def test_help_imports_no_heavy_library():
 
 @pytest.mark.slow
 def test_run_json_prints_one_object(chat_model_path):
-    r = runner.invoke(app, ["run", "smollm2-135m", "Say hello.", "--max-tokens", "8", "--threads", "1",
-                            "--device", "cpu", "--json"])
+    r = runner.invoke(
+        app, ["run", "smollm2-135m", "Say hello.", "--max-tokens", "8", "--threads", "1", "--device", "cpu", "--json"]
+    )
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)  # stdout holds the JSON and nothing else
     assert d["model"] == "smollm2-135m" and d["text"] and d["completion_tokens"] > 0
@@ -42,8 +45,22 @@ def test_run_json_prints_one_object(chat_model_path):
 
 @pytest.mark.slow
 def test_run_streams_text_then_timings(chat_model_path):
-    r = runner.invoke(app, ["run", "smollm2-135m", "Say hello.", "--max-tokens", "8", "--threads", "1",
-                            "--device", "cpu", "--system", "You are terse."])
+    r = runner.invoke(
+        app,
+        [
+            "run",
+            "smollm2-135m",
+            "Say hello.",
+            "--max-tokens",
+            "8",
+            "--threads",
+            "1",
+            "--device",
+            "cpu",
+            "--system",
+            "You are terse.",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert r.stdout.strip() and r.stdout.endswith("\n")
     assert "eval rate:" in r.stderr and "time to first token:" in r.stderr and "load duration:" in r.stderr
@@ -59,8 +76,12 @@ def test_run_rejects_unknown_device():
 
 
 def test_run_unknown_model_says_how_to_fix():
-    out = subprocess.run([sys.executable, "-m", "harness", "run", "no-such-model", "hi", "--json"],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "harness", "run", "no-such-model", "hi", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode != 0 and out.stdout == ""
     assert "Traceback" not in out.stderr and "no-such-model" in out.stderr
 
@@ -99,9 +120,13 @@ def test_doctor_json(chat_model_path):
 
 
 def test_doctor_tells_cpu_only_build_with_nvidia_card_what_to_run():
-    report = {"system": {"os": "Linux 6", "gpus": [{"name": "NVIDIA GeForce RTX 4070", "compute_capability": "8.9"}]},
-              "llama_cpp": {"importable": True, "gpu_offload": False}, "models": [], "disk": {"free_bytes": 10**12},
-              "ollama": {"reachable": True}}
+    report = {
+        "system": {"os": "Linux 6", "gpus": [{"name": "NVIDIA GeForce RTX 4070", "compute_capability": "8.9"}]},
+        "llama_cpp": {"importable": True, "gpu_offload": False},
+        "models": [],
+        "disk": {"free_bytes": 10**12},
+        "ollama": {"reachable": True},
+    }
     problems = diagnose(report)
     assert len(problems) == 1
     assert "CPU-only" in problems[0]["problem"]
@@ -111,9 +136,13 @@ def test_doctor_tells_cpu_only_build_with_nvidia_card_what_to_run():
 
 
 def test_doctor_flags_missing_default_models_and_low_disk():
-    report = {"system": {"os": "Linux", "gpus": []}, "llama_cpp": {"importable": True, "gpu_offload": False},
-              "models": [{"name": "smollm2-135m", "role": "chat", "status": "not pulled"}],
-              "disk": {"free_bytes": 10 * 1024**2, "cache_dir": "~/x"}, "ollama": {"reachable": False, "host": "h"}}
+    report = {
+        "system": {"os": "Linux", "gpus": []},
+        "llama_cpp": {"importable": True, "gpu_offload": False},
+        "models": [{"name": "smollm2-135m", "role": "chat", "status": "not pulled"}],
+        "disk": {"free_bytes": 10 * 1024**2, "cache_dir": "~/x"},
+        "ollama": {"reachable": False, "host": "h"},
+    }
     fixes = [p["fix"] for p in diagnose(report)]
     assert "harness models pull smollm2-135m" in fixes
     assert any("HARNESS_HOME" in f for f in fixes) and any("ollama serve" in f for f in fixes)

@@ -30,7 +30,9 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "fault(kind): a download/store fault the harness must survive (tests/faults)")
     config.addinivalue_line("markers", "bad_input(kind): a bad input the harness must reject cleanly (tests/faults)")
     config.addinivalue_line("markers", "security(kind): a security/privacy property (tests/faults)")
-    config.addinivalue_line("markers", "limitation(kind): documented behaviour the harness does NOT contain (tests/faults)")
+    config.addinivalue_line(
+        "markers", "limitation(kind): documented behaviour the harness does NOT contain (tests/faults)"
+    )
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,5 +1,6 @@
-"""Shared pieces of the fault suite: a misbehaving HTTP server on 127.0.0.1, the store scan run
-after every fault, the harness CLI in-process and as a real process, and small synthetic files.
+"""Shared pieces of the fault suite: a misbehaving HTTP server on 127.0.0.1 (tests/servers/file_server.py)
+and broken API servers, the store scan run after every fault, the harness CLI in-process and as a
+real process, and small synthetic files.
 
 Lock-writing helpers and result-file factories are the models and bench engineers' own
 (tests/models/conftest.py, tests/bench/conftest.py), loaded by path so this suite stays in step
@@ -20,7 +21,7 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -43,126 +44,19 @@ def _load(path: Path, name: str):
 models_helpers = _load(TESTS / "models" / "conftest.py", "_faults_models_helpers")
 bench_helpers = _load(TESTS / "bench" / "conftest.py", "_faults_bench_helpers")
 
-blob, sha, entry, https, write_lock = (models_helpers.blob, models_helpers.sha, models_helpers.entry,
-                                       models_helpers.https, models_helpers.write_lock)
+blob, sha, entry, https, write_lock = (
+    models_helpers.blob,
+    models_helpers.sha,
+    models_helpers.entry,
+    models_helpers.https,
+    models_helpers.write_lock,
+)
 
+# The scripted file server and the wheel maker are the models tests' too (tests/servers/file_server.py;
+# models/conftest.py put tests/servers on sys.path)
+from file_server import Fault, FaultServer, Route, make_wheel  # noqa: E402,F401
 
 # ----------------------------------------------------------------------------- the server
-
-
-@dataclass
-class Fault:
-    """What the server does to ONE request. Defaults: serve the whole file, honour Range."""
-
-    status: int = 200
-    cut_after: int | None = None  # send this many body bytes, then close (FIN)
-    reset_after: int | None = None  # send this many body bytes, then abort the connection (RST)
-    extra_length: int = 0  # Content-Length is off by this much (+: claims more than is sent, -: fewer)
-    stall_after: int | None = None  # send this many bytes, then go silent until the client gives up
-    ignore_range: bool = False  # answer 200 with the whole file even when asked for a range
-    chunk_delay_s: float = 0.0  # a slow but working server: pause before each 16 KiB
-    hold_after: int | None = None  # send this many bytes, then wait until the test opens server.gate
-
-    def __str__(self) -> str:
-        d = {k: v for k, v in self.__dict__.items() if v not in (None, 0, 0.0, False) and not (k == "status" and v == 200)}
-        return ", ".join(f"{k}={v}" for k, v in d.items()) or "healthy"
-
-
-@dataclass
-class Route:
-    body: bytes
-    plan: list[Fault] = field(default_factory=list)  # one per request, in order; then `then`
-    then: Fault = field(default_factory=Fault)
-
-
-class FaultServer:
-    """A real ThreadingHTTPServer on 127.0.0.1 whose every answer the test scripts."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Route] = {}
-        self.log: list[tuple[str, str | None, str]] = []  # (path, Range header, fault applied)
-        self._lock = threading.Lock()
-        self.stop = threading.Event()
-        self.gate = threading.Event()  # opened by the test to let held transfers go on
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.httpd.daemon_threads = True
-        self.httpd.handle_error = lambda request, address: None  # aborted connections are the point here
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-    def ranges(self, path: str) -> list[str | None]:
-        return [r for p, r, _ in self.log if p == path]
-
-    def close(self) -> None:
-        self.stop.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def _next(self, path: str, rng: str | None) -> tuple[Route | None, Fault]:
-        with self._lock:
-            route = self.routes.get(path)
-            fault = Fault(status=404) if route is None else (route.plan.pop(0) if route.plan else route.then)
-            self.log.append((path, rng, str(fault)))
-            return route, fault
-
-    def _handler(server):  # noqa: N805 - `server` is the FaultServer
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _empty(self, status: int) -> None:
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def do_GET(self) -> None:
-                rng = self.headers.get("Range")
-                route, f = server._next(self.path.split("?")[0], rng)
-                if f.status != 200 or route is None:
-                    return self._empty(f.status)
-                body, start = route.body, 0
-                if rng and not f.ignore_range:
-                    start = int(rng.removeprefix("bytes=").split("-")[0])
-                    if start >= len(body):
-                        return self._empty(416)
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-                else:
-                    self.send_response(200)
-                payload = body[start:]
-                self.send_header("Content-Length", str(len(payload) + f.extra_length))
-                self.end_headers()
-                stop_at = next((n for n in (f.cut_after, f.reset_after, f.stall_after) if n is not None), None)
-                if stop_at is not None:
-                    payload = payload[:stop_at]
-                for i in range(0, len(payload), 16384):
-                    if f.chunk_delay_s and server.stop.wait(f.chunk_delay_s):
-                        return
-                    if f.hold_after is not None and i >= f.hold_after:
-                        while not server.gate.wait(0.05):
-                            if server.stop.is_set():
-                                return
-                    try:
-                        self.wfile.write(payload[i : i + 16384])
-                    except OSError:
-                        return  # the client went away (e.g. it was interrupted)
-                if f.stall_after is not None:
-                    server.stop.wait(30)  # silent: the client's read timeout must fire
-                if f.reset_after is not None:
-                    # SO_LINGER 0: close() sends RST instead of FIN, like a dropped Wi-Fi link or a proxy reset.
-                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                if stop_at is not None or f.extra_length:
-                    self.close_connection = True
-                    try:
-                        self.connection.close()
-                    except OSError:
-                        pass
-
-        return Handler
 
 
 @dataclass
@@ -218,7 +112,7 @@ class ApiServer:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
-    def __enter__(self) -> "ApiServer":
+    def __enter__(self) -> ApiServer:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -379,10 +273,12 @@ def harness_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "harness", *map(str, args)]
 
 
-def run_cli_process(args: list[str], env: dict[str, str], *, cwd: Path | None = None, timeout: float = 120,
-                    preexec_fn=None) -> CliResult:
-    p = subprocess.run(harness_cmd(*args), env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                       preexec_fn=preexec_fn)
+def run_cli_process(
+    args: list[str], env: dict[str, str], *, cwd: Path | None = None, timeout: float = 120, preexec_fn=None
+) -> CliResult:
+    p = subprocess.run(
+        harness_cmd(*args), env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, preexec_fn=preexec_fn
+    )
     return CliResult(p.returncode, p.stdout, p.stderr)
 
 
@@ -430,23 +326,6 @@ def tiny_gguf(path: Path) -> Path:
     w.write_tensors_to_file()
     w.close()
     return path
-
-
-def make_wheel(folder: Path, name: str, version: str, files: dict[str, bytes]) -> Path:
-    """A minimal wheel pip accepts from a find-links folder; `files` may hold hostile member names."""
-    import zipfile
-
-    folder.mkdir(parents=True, exist_ok=True)
-    mod = name.replace("-", "_")
-    whl = folder / f"{mod}-{version}-py3-none-any.whl"
-    dist = f"{mod}-{version}.dist-info"
-    with zipfile.ZipFile(whl, "w") as z:
-        for member, data in files.items():
-            z.writestr(member, data)
-        z.writestr(f"{dist}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-        z.writestr(f"{dist}/WHEEL", "Wheel-Version: 1.0\nGenerator: faults\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
-        z.writestr(f"{dist}/RECORD", "")
-    return whl
 
 
 def tree(root: Path, skip: Path | None = None) -> dict[str, int]:

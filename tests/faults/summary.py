@@ -68,7 +68,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     s_ok, s_n, s_bugs, s_bad = tally("security")
     lost = len(_scan["problems"])
     tr.section("fault suite")
-    tr.write_line(f"faults survived: {f_ok}/{f_n}, bad inputs rejected cleanly: {b_ok}/{b_n}, files lost or partial: {lost}")
+    tr.write_line(
+        f"faults survived: {f_ok}/{f_n}, bad inputs rejected cleanly: {b_ok}/{b_n}, files lost or partial: {lost}"
+    )
     tr.write_line(f"security and privacy checks passed: {s_ok}/{s_n}; store scanned after {_scan['tests']} tests")
     for label, kinds in (("known bug (xfail)", f_bugs + b_bugs + s_bugs), ("NOT survived", f_bad + b_bad + s_bad)):
         for k in kinds:
@@ -76,7 +78,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if config.option.verbose > 0:  # -v: every kind and how it fared
         for cat in CATEGORIES:
             for k, outs in sorted(by.get(cat, {}).items()):
-                tr.write_line(f"  [{cat}] {k}: {', '.join(sorted(set(outs)))} ({len(outs)} test{'s' * (len(outs) > 1)})")
+                tr.write_line(
+                    f"  [{cat}] {k}: {', '.join(sorted(set(outs)))} ({len(outs)} test{'s' * (len(outs) > 1)})"
+                )
     for k in by.get("limitation", {}):
         tr.write_line(f"  limitation (documented, not contained): {k}")
     for p in _scan["problems"]:

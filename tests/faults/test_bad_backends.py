@@ -17,8 +17,17 @@ MODELS = Answer([json.dumps({"object": "list", "data": [{"id": "m", "object": "m
 
 
 def _ndjson(text: str, done: bool = False) -> bytes:
-    return json.dumps({"model": "m", "created_at": "2026-11-23T00:00:00Z",
-                       "message": {"role": "assistant", "content": text}, "done": done}).encode() + b"\n"
+    return (
+        json.dumps(
+            {
+                "model": "m",
+                "created_at": "2026-11-23T00:00:00Z",
+                "message": {"role": "assistant", "content": text},
+                "done": done,
+            }
+        ).encode()
+        + b"\n"
+    )
 
 
 def _sse(text: str) -> bytes:
@@ -60,11 +69,15 @@ def test_ollama_dies_mid_stream(cli, mode):
 
 
 @pytest.mark.bad_input("Ollama sends malformed data")
-@pytest.mark.parametrize("mode,chat", [
-    ("json", Answer([b"<html><body>nginx: 502 Bad Gateway</body></html>"], ctype="text/html")),
-    ("stream", Answer([_ndjson("Hel"), b'{"message": {"role": "assist\n'], ctype="application/x-ndjson")),
-    ("stream", Answer([_ndjson("Hel")], ctype="application/x-ndjson")),  # ends without done=true
-], ids=["html-instead-of-json", "broken-ndjson-line", "stream-ends-early"])
+@pytest.mark.parametrize(
+    "mode,chat",
+    [
+        ("json", Answer([b"<html><body>nginx: 502 Bad Gateway</body></html>"], ctype="text/html")),
+        ("stream", Answer([_ndjson("Hel"), b'{"message": {"role": "assist\n'], ctype="application/x-ndjson")),
+        ("stream", Answer([_ndjson("Hel")], ctype="application/x-ndjson")),  # ends without done=true
+    ],
+    ids=["html-instead-of-json", "broken-ndjson-line", "stream-ends-early"],
+)
 def test_ollama_malformed(cli, mode, chat):
     with ApiServer({"/api/show": SHOW, "/api/chat": chat}) as srv:
         r = _run(cli, "ollama", srv.url, *(["--json"] if mode == "json" else []))
@@ -92,12 +105,19 @@ def test_openai_dies_mid_stream(cli):
 
 
 @pytest.mark.bad_input("OpenAI-compatible server sends malformed data")
-@pytest.mark.parametrize("routes", [
-    {"/v1/models": Answer([b"<html>login page</html>"], ctype="text/html")},
-    {"/v1/models": Answer([b'{"models": ["m"]}'])},
-    {"/v1/models": MODELS, "/v1/chat/completions": Answer([_sse("Hel"), b"data: {not json\n\n"], ctype="text/event-stream")},
-    {"/v1/models": MODELS, "/v1/chat/completions": Answer([_sse("Hel")], ctype="text/event-stream")},
-], ids=["html-models", "wrong-shape-models", "broken-event", "stream-ends-early"])
+@pytest.mark.parametrize(
+    "routes",
+    [
+        {"/v1/models": Answer([b"<html>login page</html>"], ctype="text/html")},
+        {"/v1/models": Answer([b'{"models": ["m"]}'])},
+        {
+            "/v1/models": MODELS,
+            "/v1/chat/completions": Answer([_sse("Hel"), b"data: {not json\n\n"], ctype="text/event-stream"),
+        },
+        {"/v1/models": MODELS, "/v1/chat/completions": Answer([_sse("Hel")], ctype="text/event-stream")},
+    ],
+    ids=["html-models", "wrong-shape-models", "broken-event", "stream-ends-early"],
+)
 def test_openai_malformed(cli, routes):
     with ApiServer(routes) as srv:
         r = _run(cli, "openai", srv.url + "/v1")

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import FAKE_BACKEND, TOY_LABS, process_dead as _dead, wait_for
+from .helpers import FAKE_BACKEND, TOY_LABS, wait_for
+from .helpers import process_dead as _dead
 
 HARNESS_FRAMES = ("harness/labs/", "harness/cli/", "harness\\labs\\")
 
@@ -61,7 +62,7 @@ def test_bad_lab_toml(tmp_path, cli, damage):
     good = (TOY_LABS / "toy-lab" / "lab.toml").read_text().replace('id = "toy-lab"', 'id = "bad-lab"')
     text = {
         "bad-toml": good.replace("[models]", "[models"),
-        "unknown-key": good.replace("order = 1", "order = 1\ncolour = \"red\""),
+        "unknown-key": good.replace("order = 1", 'order = 1\ncolour = "red"'),
         "missing-field": good.replace("memory_mb = 1024\n", ""),
         "bad-operator": good.replace('op = ">="', 'op = "=>"'),
     }[damage]
@@ -70,8 +71,14 @@ def test_bad_lab_toml(tmp_path, cli, damage):
         r = cli(*args, env={"HARNESS_LABS": str(root)})
         assert r.code == 1 and not r.traceback, r
         assert r.has("lab.toml") and r.has("->"), r
-        assert r.has({"bad-toml": "not valid TOML", "unknown-key": "colour: unknown key",
-                      "missing-field": "memory_mb", "bad-operator": "criteria[0].op"}[damage]), r
+        assert r.has(
+            {
+                "bad-toml": "not valid TOML",
+                "unknown-key": "colour: unknown key",
+                "missing-field": "memory_mb",
+                "bad-operator": "criteria[0].op",
+            }[damage]
+        ), r
 
 
 @pytest.mark.bad_input("user text that looks like terminal markup")
@@ -87,13 +94,16 @@ def test_markup_in_user_text_is_printed_as_text(cli, tmp_path, args):
 
 @pytest.mark.bad_input("learner code that raises")
 def test_learner_code_raises(tmp_path, cli):
-    p = _solution(tmp_path, """
+    p = _solution(
+        tmp_path,
+        """
         def parse(x):
             return {"a": 1}[x]
 
         def answer(llm, question):
             return parse(question)
-    """)
+    """,
+    )
     r = _check(cli, p)
     _failed_cleanly(r, "learner exception", "KeyError in parse", traceback_ok=True)
     assert 'File "toy_lab.py"' in r.out and "in answer" in r.out  # their frames, from their file only
@@ -102,12 +112,15 @@ def test_learner_code_raises(tmp_path, cli):
 
 @pytest.mark.bad_input("learner code that crashes the interpreter (segfault)")
 def test_learner_code_segfaults(tmp_path, cli):
-    p = _solution(tmp_path, """
+    p = _solution(
+        tmp_path,
+        """
         import ctypes
 
         def answer(llm, question):
             return ctypes.string_at(0)  # reads address 0: SIGSEGV
-    """)
+    """,
+    )
     r = _check(cli, p)
     _failed_cleanly(r, "crash", "SIGSEGV", traceback_ok=True, native_dump=True)
     assert r.has('toy_lab.py", line 5 in answer'), r  # faulthandler's dump names their line
@@ -116,7 +129,9 @@ def test_learner_code_segfaults(tmp_path, cli):
 @pytest.mark.bad_input("learner code that hangs")
 def test_learner_code_hangs_and_what_it_started_is_killed(tmp_path, cli):
     pid_file = tmp_path / "child.pid"
-    p = _solution(tmp_path, f"""
+    p = _solution(
+        tmp_path,
+        f"""
         import subprocess, time
 
         def answer(llm, question):
@@ -124,7 +139,8 @@ def test_learner_code_hangs_and_what_it_started_is_killed(tmp_path, cli):
             open({str(pid_file)!r}, "w").write(str(child.pid))
             while True:
                 time.sleep(0.05)
-    """)
+    """,
+    )
     t0 = time.monotonic()
     r = _check(cli, p, "--timeout", "2")
     assert time.monotonic() - t0 < 20
@@ -136,19 +152,24 @@ def test_learner_code_hangs_and_what_it_started_is_killed(tmp_path, cli):
 
 @pytest.mark.bad_input("learner code that exhausts memory")
 def test_learner_code_exhausts_memory(tmp_path, cli):
-    p = _solution(tmp_path, """
+    p = _solution(
+        tmp_path,
+        """
         def answer(llm, question):
             hog = []
             while True:
                 hog.append(bytearray(64 * 1024 * 1024))
-    """)
+    """,
+    )
     r = _check(cli, p)
     _failed_cleanly(r, "memory", "ran out of memory", "1024 MB")
 
 
 @pytest.mark.bad_input("learner code that prints a gigabyte")
 def test_learner_code_prints_a_gigabyte(tmp_path, cli):
-    p = _solution(tmp_path, """
+    p = _solution(
+        tmp_path,
+        """
         import os
 
         def answer(llm, question):
@@ -157,7 +178,8 @@ def test_learner_code_prints_a_gigabyte(tmp_path, cli):
                 os.write(1, block)
             print("LAST LINE")
             return "London"
-    """)
+    """,
+    )
     r = _check(cli, p, "--limit", "1", "--json")
     assert r.code == 1, r  # graded (wrong answer), not crashed
     report = json.loads(r.out)
@@ -174,12 +196,15 @@ def test_learner_code_writes_outside_its_workspace(tmp_path, cli):
     runner is not a sandbox (see docs/guarantees.md)."""
     outside = tmp_path / "outside" / "written-by-learner.txt"
     outside.parent.mkdir()
-    p = _solution(tmp_path, f"""
+    p = _solution(
+        tmp_path,
+        f"""
         def answer(llm, question):
             open("relative.txt", "w").write("in the workspace")
             open({str(outside)!r}, "w").write("outside the workspace")
             return "paris four"
-    """)
+    """,
+    )
     r = _check(cli, p)
     assert r.code == 0, r
     assert (p.parent / "relative.txt").read_text() == "in the workspace"

@@ -8,7 +8,15 @@ from __future__ import annotations
 import pytest
 
 from .helpers import (
-    FaultServer, Route, blob, entry, https, make_wheel, sha, tiny_gguf, tree,
+    FaultServer,
+    Route,
+    blob,
+    entry,
+    https,
+    make_wheel,
+    sha,
+    tiny_gguf,
+    tree,
 )
 
 DATA = blob(50_000, seed=11)
@@ -105,14 +113,23 @@ def test_lock_bad_toml(store, cli):
 
 @pytest.mark.bad_input("models.lock: unknown key")
 def test_lock_unknown_key(store, cli):
-    _lock_error(store, cli, "format_version = 1\n" + GOOD.replace('license = "MIT"', 'license = "MIT"\nmirror_url = "x"'),
-                "mirror_url", "Extra inputs are not permitted")
+    _lock_error(
+        store,
+        cli,
+        "format_version = 1\n" + GOOD.replace('license = "MIT"', 'license = "MIT"\nmirror_url = "x"'),
+        "mirror_url",
+        "Extra inputs are not permitted",
+    )
 
 
 @pytest.mark.bad_input("models.lock: duplicate name")
 def test_lock_duplicate_name(store, cli):
-    _lock_error(store, cli, "format_version = 1\n" + GOOD + GOOD.replace('file = "m.bin"', 'file = "n.bin"'),
-                "'m' appears twice")
+    _lock_error(
+        store,
+        cli,
+        "format_version = 1\n" + GOOD + GOOD.replace('file = "m.bin"', 'file = "n.bin"'),
+        "'m' appears twice",
+    )
 
 
 @pytest.mark.bad_input("models.lock: file name with ../")
@@ -163,8 +180,11 @@ def test_damaged_pins_file_says_how_to_recover(store, cli):
 
 
 @pytest.mark.bad_input("a model name not in the lock")
-@pytest.mark.parametrize("args", [("models", "pull", "no-such-model"), ("models", "path", "no-such-model"),
-                                  ("run", "no-such-model", "hello")], ids=["pull", "path", "run"])
+@pytest.mark.parametrize(
+    "args",
+    [("models", "pull", "no-such-model"), ("models", "path", "no-such-model"), ("run", "no-such-model", "hello")],
+    ids=["pull", "path", "run"],
+)
 def test_model_name_not_in_lock(store, cli, args):
     store.write(GOOD)
     r = cli(*args)
@@ -178,7 +198,7 @@ def test_model_name_not_in_lock(store, cli, args):
 def test_device_gpu_without_a_gpu(tmp_path, cli):
     import llama_cpp
 
-    from harness.backends.device import detect_gpus
+    from harness.hw.gpu import detect_gpus
 
     if llama_cpp.llama_supports_gpu_offload() and detect_gpus():
         pytest.skip("this machine has a usable GPU: --device gpu is valid here")

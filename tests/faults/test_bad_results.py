@@ -36,7 +36,9 @@ def _rejected(cli, tmp_path, good, bad, *needles: str):
 
 
 @pytest.mark.bad_input("result JSON: malformed")
-@pytest.mark.parametrize("text", ['{"schema_version": 1, "tool": ', "\x00\x01garbage", ""], ids=["truncated", "binary", "empty"])
+@pytest.mark.parametrize(
+    "text", ['{"schema_version": 1, "tool": ', "\x00\x01garbage", ""], ids=["truncated", "binary", "empty"]
+)
 def test_malformed_result(cli, tmp_path, good, text):
     bad = tmp_path / "bad.json"
     bad.write_text(text)
@@ -54,9 +56,15 @@ def test_other_schema_version(cli, tmp_path, good, version):
 
 
 @pytest.mark.bad_input("result JSON: another tool's file")
-@pytest.mark.parametrize("doc", [{"schema_version": 1, "tool": "llama-bench", "runs": []},
-                                 {"build_commit": "abc", "model_type": "llama 7B", "avg_ts": 12.5},
-                                 [{"tool": "local-lab-harness"}]], ids=["llama-bench-tool", "no-markers", "a-list"])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"schema_version": 1, "tool": "llama-bench", "runs": []},
+        {"build_commit": "abc", "model_type": "llama 7B", "avg_ts": 12.5},
+        [{"tool": "local-lab-harness"}],
+    ],
+    ids=["llama-bench-tool", "no-markers", "a-list"],
+)
 def test_other_tools_file(cli, tmp_path, good, doc):
     bad = tmp_path / "llama-bench.json"
     bad.write_text(json.dumps(doc))

@@ -24,7 +24,17 @@ from harness.models import store as st
 from harness.models.sources import HttpSettings
 
 from .helpers import (
-    Fault, Route, blob, entry, file_size_limit, harness_cmd, harness_env, https, run_cli_process, sha, wait_for,
+    Fault,
+    Route,
+    blob,
+    entry,
+    file_size_limit,
+    harness_cmd,
+    harness_env,
+    https,
+    run_cli_process,
+    sha,
+    wait_for,
 )
 
 pytestmark = pytest.mark.network_server
@@ -200,8 +210,12 @@ def test_partial_file_at_final_path_is_not_trusted(store, server, fast_http):
 
 def _tmpfs(path, size: str) -> bool:
     path.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+        ).returncode
+        == 0
+    )
 
 
 @pytest.fixture(params=["ulimit -f", "full tmpfs"])
@@ -295,9 +309,14 @@ def _held(store, server):
 
 def _popen(env):
     # SIGINT back to default: a CI runner may start us with it ignored, and Python keeps that.
-    return subprocess.Popen(harness_cmd("models", "pull", "m"), env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return subprocess.Popen(
+        harness_cmd("models", "pull", "m"),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def _mid_download(store):

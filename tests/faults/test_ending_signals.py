@@ -50,6 +50,7 @@ def _hanging(tmp_path: Path) -> tuple[Path, Path]:
 
 def _child_pids(pid_file: Path, proc: subprocess.Popen) -> tuple[int, int]:
     """(the learner's process, the grandchild it started)."""
+
     def written() -> bool:
         assert proc.poll() is None, proc.communicate()
         return pid_file.is_file()
@@ -72,7 +73,11 @@ def _start_check(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     sol, pid_file = _hanging(tmp_path)
     proc = subprocess.Popen(
         harness_cmd("check", "toy-lab", "--solution", str(sol), "--backend", FAKE_BACKEND, "--device", "cpu"),
-        env=harness_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=harness_env(),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     return proc, pid_file
 
@@ -131,9 +136,24 @@ def test_bench_ended_by_sigterm_kills_its_cell_and_the_lab_child(tmp_path):
     (labs / "toy-lab" / "solution.py").write_text(textwrap.dedent(HANG.format(pid_file=str(pid_file))))
     out = tmp_path / "result.json"
     proc = subprocess.Popen(
-        harness_cmd("bench", "--labs", "toy-lab", "--model", "fake-model", "--backend", FAKE_BACKEND, "--device",
-                    "cpu", "--no-host-probe", "-o", str(out)),
-        env=harness_env(HARNESS_LABS=str(labs)), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        harness_cmd(
+            "bench",
+            "--labs",
+            "toy-lab",
+            "--model",
+            "fake-model",
+            "--backend",
+            FAKE_BACKEND,
+            "--device",
+            "cpu",
+            "--no-host-probe",
+            "-o",
+            str(out),
+        ),
+        env=harness_env(HARNESS_LABS=str(labs)),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     grandchild = None
@@ -144,9 +164,13 @@ def test_bench_ended_by_sigterm_kills_its_cell_and_the_lab_child(tmp_path):
         assert _ppid(cli) == proc.pid  # the chain is as described
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
-        for pid, what in ((grandchild, "lab child's grandchild"), (child, "lab child"), (cell, "cell"),
-                          (cli, "bench CLI")):
-            wait_for(lambda: _dead(pid), timeout=5, what=f"the {what} ({pid}) to die")
+        for pid, what in (
+            (grandchild, "lab child's grandchild"),
+            (child, "lab child"),
+            (cell, "cell"),
+            (cli, "bench CLI"),
+        ):
+            wait_for(lambda pid=pid: _dead(pid), timeout=5, what=f"the {what} ({pid}) to die")
     finally:
         proc.kill()
         if grandchild:

@@ -15,7 +15,18 @@ import pytest
 from harness.bench.io import read_result, write_result
 
 from .helpers import (
-    FIXTURES, REPO, TOY_LABS, FaultServer, Route, bench_helpers, blob, entry, https, scan_store, sha, tree,
+    FIXTURES,
+    REPO,
+    TOY_LABS,
+    FaultServer,
+    Route,
+    bench_helpers,
+    blob,
+    entry,
+    https,
+    scan_store,
+    sha,
+    tree,
 )
 
 DATA = blob(40_000, seed=21)
@@ -32,8 +43,13 @@ def _private_user_env(tmp_path: Path, monkeypatch) -> tuple[Path, str]:
     labs = home / "course" / "labs"
     shutil.copytree(TOY_LABS, labs)
     shutil.copy(FIXTURES / "fake_backend.py", home / "course" / "fake_backend.py")
-    for var, val in {"HOME": str(home), "USER": user, "LOGNAME": user, "HARNESS_LABS": str(labs),
-                     "HARNESS_HOME": str(home / ".local" / "harness")}.items():
+    for var, val in {
+        "HOME": str(home),
+        "USER": user,
+        "LOGNAME": user,
+        "HARNESS_LABS": str(labs),
+        "HARNESS_HOME": str(home / ".local" / "harness"),
+    }.items():
         monkeypatch.setenv(var, val)
     monkeypatch.chdir(home / "course")
     return home, user
@@ -43,8 +59,14 @@ def _bench(home: Path, include_host: bool) -> Path:
     from harness.bench.runner import BenchOptions, run_bench
 
     backend = f"{home / 'course' / 'fake_backend.py'}:open_fake"  # a path under HOME goes into the cell
-    opts = BenchOptions(labs=["toy-lab"], models=["fake-model"], backends=[backend], devices=["cpu"],
-                        include_host=include_host, measure_bandwidth=False)
+    opts = BenchOptions(
+        labs=["toy-lab"],
+        models=["fake-model"],
+        backends=[backend],
+        devices=["cpu"],
+        include_host=include_host,
+        measure_bandwidth=False,
+    )
     result = run_bench(opts)
     assert result.runs[0].status == "ok", result.runs[0].error
     out = home / "course" / ("with-host.json" if include_host else "public.json")
@@ -125,10 +147,15 @@ def test_no_pickle_in_the_harness_or_the_labs():
     found = [f for p in files for f in _unsafe_loads(p.read_text(encoding="utf-8"), str(p.relative_to(REPO)))]
     assert found == [], found
     # The scanner is not blind: it flags each kind of unsafe load.
-    planted = ("import pickle\nfrom joblib import load\nimport torch\ntorch.load(f)\n"
-               "np.load(f, allow_pickle=True)\nyaml.load(s)\nimport dill.settings\n")
+    planted = (
+        "import pickle\nfrom joblib import load\nimport torch\ntorch.load(f)\n"
+        "np.load(f, allow_pickle=True)\nyaml.load(s)\nimport dill.settings\n"
+    )
     assert len(_unsafe_loads(planted, "planted.py")) == 6
-    assert _unsafe_loads("np.load(f)\ntorch.load(f, weights_only=True)\nyaml.load(s, Loader=yaml.SafeLoader)\n", "ok.py") == []
+    assert (
+        _unsafe_loads("np.load(f)\ntorch.load(f, weights_only=True)\nyaml.load(s, Loader=yaml.SafeLoader)\n", "ok.py")
+        == []
+    )
 
 
 # ----------------------------------------------------------------------------- writes outside
@@ -144,16 +171,24 @@ def test_hostile_mirror_and_lock_write_nothing_outside(store, tmp_path, cli, mon
     # A mirror someone else prepared: the model file is a symlink to a file outside (wrong bytes),
     # MANIFEST.json names paths that climb out, and NAME/ is a symlink to the victim folder.
     (usb / "m.bin").symlink_to(victim / "notes.txt")
-    (usb / "MANIFEST.json").write_text(json.dumps({"models": [{"name": "m", "file": "../victim/notes.txt",
-                                                               "size": 8, "sha256": "0" * 64}]}))
+    (usb / "MANIFEST.json").write_text(
+        json.dumps({"models": [{"name": "m", "file": "../victim/notes.txt", "size": 8, "sha256": "0" * 64}]})
+    )
     (usb / "m").symlink_to(victim, target_is_directory=True)
     srv = FaultServer()
     srv.routes["/victim/m.bin"] = Route(DATA)  # httpx removes the dot segments (RFC 3986) before sending
     try:
-        store.write(entry("m", "m.bin", DATA, [
-            f'{{ kind = "mirror", path = "{tmp_path}/usb/../victim" }}',
-            https(srv.url("/a/../../victim/m.bin") + "?file=../../victim/notes.txt"),
-        ]))
+        store.write(
+            entry(
+                "m",
+                "m.bin",
+                DATA,
+                [
+                    f'{{ kind = "mirror", path = "{tmp_path}/usb/../victim" }}',
+                    https(srv.url("/a/../../victim/m.bin") + "?file=../../victim/notes.txt"),
+                ],
+            )
+        )
         before = tree(tmp_path, skip=store.home)
         r = cli("models", "pull", "m", "--from", str(usb))
         assert r.code == 0 and not r.traceback, r  # the hostile mirror failed verification; https delivered

@@ -24,8 +24,9 @@ def _harness(*args: str, crash: str | None, cwd=None, timeout: int = 300) -> sub
     env.pop("HARNESS_TEST_NATIVE_CRASH", None)
     if crash:
         env["HARNESS_TEST_NATIVE_CRASH"] = crash
-    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd
+    )
 
 
 def _assert_advice(text: str, sig: str) -> None:
@@ -76,9 +77,33 @@ def test_a_lab_check_reports_a_native_crash(chat_model_path, monkeypatch):
 
 def test_a_bench_cell_reports_a_native_crash(chat_model_path, tmp_path):
     out = tmp_path / "crash.json"
-    r = _harness("bench", "--labs", "throughput", "--model", "smollm2-135m", "--repetitions", "1", "--warmup", "0",
-                 "--pp", "16", "--tg", "4", "--pairs", "8:2", "--threads", "1", "--device", "cpu",
-                 "--no-host-probe", "-o", str(out), "--json", crash="SIGSEGV", cwd=tmp_path)
+    r = _harness(
+        "bench",
+        "--labs",
+        "throughput",
+        "--model",
+        "smollm2-135m",
+        "--repetitions",
+        "1",
+        "--warmup",
+        "0",
+        "--pp",
+        "16",
+        "--tg",
+        "4",
+        "--pairs",
+        "8:2",
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+        "--no-host-probe",
+        "-o",
+        str(out),
+        "--json",
+        crash="SIGSEGV",
+        cwd=tmp_path,
+    )
     assert r.returncode != 0 or json.loads(r.stdout)["failed"] == 1, r.stderr[-2000:]
     run = json.loads(out.read_text())["runs"][0]
     assert run["status"] == "error"
@@ -87,7 +112,7 @@ def test_a_bench_cell_reports_a_native_crash(chat_model_path, tmp_path):
 
 def test_signal_names_and_advice_without_a_llama_cpp_frame():
     assert signal_name(-11) == signal_name(139) == "SIGSEGV" and signal_name(0) is None and signal_name(1) is None
-    message, hint = crash_advice("SIGSEGV", "Fatal Python error: Segmentation fault\n  File \"mine.py\", line 3")
+    message, hint = crash_advice("SIGSEGV", 'Fatal Python error: Segmentation fault\n  File "mine.py", line 3')
     assert "inside llama.cpp" not in message and "harness doctor" in hint  # no guess where it was
     message, _ = crash_advice("SIGKILL")
     assert "perhaps memory" in message

@@ -42,8 +42,11 @@ def test_cmake_args_turn_amx_off_for_c_and_cxx_and_add_cuda_on_request():
 def test_the_flags_remove_amx_even_where_native_means_an_amx_cpu():
     """GGML_NATIVE compiles with -march=native; on a Sapphire Rapids Xeon that turns AMX on. The
     flags must win whatever their order (CMake puts CMAKE_C_FLAGS before -march=native)."""
+
     def macros(*flags: str) -> str:
-        return subprocess.run(["cc", *flags, "-dM", "-E", "-"], input="", capture_output=True, text=True, check=True).stdout
+        return subprocess.run(
+            ["cc", *flags, "-dM", "-E", "-"], input="", capture_output=True, text=True, check=True
+        ).stdout
 
     assert "__AMX_INT8__" in macros("-march=sapphirerapids")  # the compiler knows the CPU
     for order in ((*lb.NO_AMX_FLAGS, "-march=sapphirerapids"), ("-march=sapphirerapids", *lb.NO_AMX_FLAGS)):
@@ -97,7 +100,7 @@ def test_the_test_command_runs_the_build_scripts_setup_made():
     and llama.cpp itself reports AMX absent."""
     import llama_cpp
 
-    from harness.backends.llama_cpp import build_flags
+    from harness.hw.llama_info import build_flags
 
     stamp = lb.read_stamp()
     assert stamp is not None, f"no {lb.STAMP_NAME} in {sys.prefix}: run the tests through ./scripts/test"
@@ -112,7 +115,12 @@ def test_the_test_command_runs_the_build_scripts_setup_made():
 
 
 def test_ensure_is_a_no_op_when_the_build_matches():
-    r = subprocess.run([sys.executable, "-m", "harness.llama_build", "ensure"], capture_output=True, text=True,
-                       timeout=120, cwd=REPO_ROOT)
+    r = subprocess.run(
+        [sys.executable, "-m", "harness.llama_build", "ensure"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+    )
     assert r.returncode == 0, r.stderr
     assert "(up to date)" in r.stdout

@@ -22,9 +22,24 @@ from harness.paths import REPO_ROOT
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     # --no-build-isolation: hatchling comes from the test extras, nothing is fetched
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                        "--disable-pip-version-check", str(REPO_ROOT), "-w", str(out)],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "--disable-pip-version-check",
+            str(REPO_ROOT),
+            "-w",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     (whl,) = out.glob("local_lab_harness-*.whl")
     return whl
@@ -34,13 +49,34 @@ def wheel(tmp_path_factory) -> Path:
 def venv(tmp_path_factory, wheel) -> Path:
     root = tmp_path_factory.mktemp("venv")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=120)
-    purelib = Path(subprocess.run([str(root / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                                  capture_output=True, text=True, check=True).stdout.strip())
+    purelib = Path(
+        subprocess.run(
+            [str(root / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     # The .venv's packages as a plain path entry: its .pth files (the editable install of this
     # clone among them) are not processed, so `import harness` can only find the wheel's copy.
     (purelib / "deps-from-test-venv.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    r = subprocess.run([sys.executable, "-m", "pip", "--python", str(root / "bin" / "python"), "install", "-q",
-                        "--no-deps", "--disable-pip-version-check", str(wheel)], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(root / "bin" / "python"),
+            "install",
+            "-q",
+            "--no-deps",
+            "--disable-pip-version-check",
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     return root
 
@@ -55,23 +91,33 @@ def _run(venv: Path, *args: str, cwd: Path, timeout: int = 600) -> subprocess.Co
         home.mkdir()
         (home / "models").symlink_to(models_dir(), target_is_directory=True)
     env["HARNESS_HOME"] = str(home)
-    return subprocess.run([str(venv / "bin" / "harness"), *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd, env=env)
+    return subprocess.run(
+        [str(venv / "bin" / "harness"), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env
+    )
 
 
 def test_the_wheel_carries_the_curriculum_lock_and_schema(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    for must in ("harness/_bundled/models.lock", "harness/_bundled/labs/first-tokens/lab.toml",
-                 "harness/_bundled/labs/first-tokens/solution.py", "harness/_bundled/schemas/result.schema.json",
-                 "harness/cli/entry.py"):
+    for must in (
+        "harness/_bundled/models.lock",
+        "harness/_bundled/labs/first-tokens/lab.toml",
+        "harness/_bundled/labs/first-tokens/solution.py",
+        "harness/_bundled/schemas/result.schema.json",
+        "harness/cli/entry.py",
+    ):
         assert must in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.startswith(("tests/", "labs/", "scripts/"))]
 
 
 def test_the_installed_harness_is_the_wheel_not_the_clone(venv, tmp_path):
-    r = subprocess.run([str(venv / "bin" / "python"), "-c", "import harness.paths as p; print(p.labs_root())"],
-                       capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    r = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import harness.paths as p; print(p.labs_root())"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     root = Path(r.stdout.strip())
     assert root.is_relative_to(venv) and root.name == "labs" and (root / "first-tokens" / "lab.toml").is_file()

@@ -45,10 +45,13 @@ def test_reference_passes_with_rows_and_timings():
 
 
 def test_wrong_answer_fails_with_next_step(tmp_path):
-    p = _solution(tmp_path, """
+    p = _solution(
+        tmp_path,
+        """
         def answer(llm, question):
             return "London"
-    """)
+    """,
+    )
     r = check(p)
     assert not r.passed and r.error is None
     acc = {c.name: c for c in r.criteria}["accuracy"]
@@ -65,13 +68,16 @@ def test_starter_reports_not_implemented_with_function_name():
 
 
 def test_learner_exception_shows_only_learner_frames(tmp_path):
-    p = _solution(tmp_path, """
+    p = _solution(
+        tmp_path,
+        """
         def helper(x):
             return 1 / x
 
         def answer(llm, question):
             return str(helper(0))
-    """)
+    """,
+    )
     r = check(p)
     assert r.error.kind == "learner_exception"
     tb = r.error.traceback
@@ -89,7 +95,11 @@ def test_syntax_error_and_missing_function(tmp_path):
 
 
 def test_backend_error_caused_by_learner_shows_their_traceback(tmp_path):
-    r = check(_solution(tmp_path, "def answer(llm, q):\n    return llm.chat([{'role': 'user', 'content': q}], max_tokens=0).text\n"))
+    r = check(
+        _solution(
+            tmp_path, "def answer(llm, q):\n    return llm.chat([{'role': 'user', 'content': q}], max_tokens=0).text\n"
+        )
+    )
     assert r.error.kind == "learner_exception" and "BackendError in answer" in r.error.message
     assert r.error.hint == "ask for at least one token" and 'File "toy_lab.py"' in r.error.traceback
 
@@ -110,30 +120,38 @@ def test_sys_exit_in_learner_code_is_reported(tmp_path):
 
 
 def test_hang_is_killed(tmp_path):
-    p = _solution(tmp_path, """
+    p = _solution(
+        tmp_path,
+        """
         import time
         def answer(llm, question):
             while True:
                 time.sleep(0.05)
-    """)
+    """,
+    )
     r = check(p, timeout_s=2)
     assert r.error.kind == "timeout" and "stopped after 2 s" in r.error.message
     assert r.wall_s < 15 and not r.passed
 
 
 def test_memory_cap(tmp_path):
-    p = _solution(tmp_path, """
+    p = _solution(
+        tmp_path,
+        """
         def answer(llm, question):
             hog = bytearray(3 * 1024 ** 3)  # 3 GiB, over the toy lab's 1024 MB cap
             return str(len(hog))
-    """)
+    """,
+    )
     r = check(p, device="cpu")
     assert r.error.kind == "memory" and "1024 MB" in r.error.message
     assert r.memory_limit == "RLIMIT_AS"
 
 
 def test_huge_print_is_capped(tmp_path):
-    p = _solution(tmp_path, """
+    p = _solution(
+        tmp_path,
+        """
         import sys
         def answer(llm, question):
             block = "x" * (1 << 20) + "\\n"
@@ -141,7 +159,8 @@ def test_huge_print_is_capped(tmp_path):
                 sys.stdout.write(block)
             print("THE END")
             return "paris"
-    """)
+    """,
+    )
     r = check(p, limit=1)
     assert r.output.stdout_bytes > 300 * (1 << 20)
     assert len(r.output.stdout) < 100_000 and "bytes not shown" in r.output.stdout
@@ -195,7 +214,9 @@ def test_engine_imports_without_model_libraries():
     import subprocess
     import sys
 
-    code = ("import sys, harness.labs.check, harness.cli.labs, harness.cli.dev; "
-            "bad = [m for m in ('llama_cpp', 'dspy', 'faiss', 'litellm') if m in sys.modules]; "
-            "sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, harness.labs.check, harness.cli.labs, harness.cli.dev; "
+        "bad = [m for m in ('llama_cpp', 'dspy', 'faiss', 'litellm') if m in sys.modules]; "
+        "sys.exit(1 if bad else 0)"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

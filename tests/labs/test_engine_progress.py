@@ -50,9 +50,26 @@ def _solution(tmp_path: Path, body: str) -> Path:
 
 def _check_process(path: Path, *extra: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "HARNESS_PROGRESS_INTERVAL_S": "0.2", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "harness", "check", "toy-lab", "--solution", str(path),
-                           "--backend", FAKE, "--device", "cpu", *extra],
-                          capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "check",
+            "toy-lab",
+            "--solution",
+            str(path),
+            "--backend",
+            FAKE,
+            "--device",
+            "cpu",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 def test_slow_check_prints_still_running_with_item_counts_on_stderr(tmp_path):
@@ -77,25 +94,32 @@ def test_without_progress_calls_it_still_says_how_long(tmp_path):
 
 
 def test_timeout_says_where_it_stopped_and_what_to_do(tmp_path):
-    p = _solution(tmp_path, """
+    p = _solution(
+        tmp_path,
+        """
         import time
 
         def answer(llm, question):
             if "two plus two" in question:
                 time.sleep(300)
             return "Paris"
-    """)
+    """,
+    )
     r = run_check("toy-lab", p, backend=FAKE, timeout_s=3)
     assert r.error.kind == "timeout"
     assert r.error.message == "stopped after 3 s (the --timeout given), after question 1 of 2"
     assert "--timeout SECONDS" in r.error.hint and r.next_steps[0] == r.error.hint
 
 
-@pytest.mark.parametrize("body, error", [
-    ("def answer(llm, question)\n    return 'x'\n", "SyntaxError"),
-    ("import no_such_module_here\n\ndef answer(llm, question):\n    return 'x'\n", "ModuleNotFoundError"),
-    ("answer_prefix = undefined_name\n\ndef answer(llm, question):\n    return 'x'\n", "NameError"),
-], ids=["syntax", "import", "name"])
+@pytest.mark.parametrize(
+    "body, error",
+    [
+        ("def answer(llm, question)\n    return 'x'\n", "SyntaxError"),
+        ("import no_such_module_here\n\ndef answer(llm, question):\n    return 'x'\n", "ModuleNotFoundError"),
+        ("answer_prefix = undefined_name\n\ndef answer(llm, question):\n    return 'x'\n", "NameError"),
+    ],
+    ids=["syntax", "import", "name"],
+)
 def test_import_failure_shows_the_error_then_one_line_per_criterion(tmp_path, body, error):
     path = _solution(tmp_path, body)
     r = CliRunner().invoke(app, ["check", "toy-lab", "--solution", str(path), "--backend", FAKE])
@@ -113,10 +137,14 @@ def test_import_failure_shows_the_error_then_one_line_per_criterion(tmp_path, bo
     assert all(c["value"] is None and not c["passed"] for c in report["criteria"])
 
 
-@pytest.mark.parametrize("body", [
-    "def not_the_entry(llm, question):\n    return 'x'\n",
-    "import sys\nsys.exit(3)\n",
-], ids=["missing_function", "exit_at_import"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "def not_the_entry(llm, question):\n    return 'x'\n",
+        "import sys\nsys.exit(3)\n",
+    ],
+    ids=["missing_function", "exit_at_import"],
+)
 def test_nothing_measured_shows_the_error_then_one_line_per_criterion(tmp_path, body):
     path = _solution(tmp_path, body)
     r = CliRunner().invoke(app, ["check", "toy-lab", "--solution", str(path), "--backend", FAKE])
@@ -145,8 +173,17 @@ def test_a_timeout_names_who_set_the_limit_even_at_the_labs_value():
     from harness.labs.spec import get_lab
 
     spec = get_lab("toy-lab")
-    o = ChildOutcome(result=None, returncode=-9, timed_out=True, wall_s=spec.timeout_s, stdout="", stderr="",
-                     stdout_bytes=0, stderr_bytes=0, memory_limit=None)
+    o = ChildOutcome(
+        result=None,
+        returncode=-9,
+        timed_out=True,
+        wall_s=spec.timeout_s,
+        stdout="",
+        stderr="",
+        stdout_bytes=0,
+        stderr_bytes=0,
+        memory_limit=None,
+    )
     common = dict(solution_label="x.py", model=None, backend="fake", device="cpu", seed=0, limit=None, dataset=None)
     bench = build_report(spec, o, timeout=spec.timeout_s, timeout_source="the bench's time limit per cell", **common)
     assert "(the bench's time limit per cell)" in bench.error.message, bench.error.message

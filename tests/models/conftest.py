@@ -1,106 +1,23 @@
 """Fixtures for the model store: a temp HARNESS_HOME, a temp models.lock, and a real HTTP
-server on 127.0.0.1 whose misbehaviour each test chooses."""
+server on 127.0.0.1 whose misbehaviour each test chooses (tests/servers/file_server.py)."""
 
 from __future__ import annotations
 
 import hashlib
-import http.server
 import os
-import threading
-import time
-from dataclasses import dataclass, field
+import sys
 from pathlib import Path
 
 import pytest
 
-
-@dataclass
-class Route:
-    body: bytes = b""
-    status: int = 200
-    statuses: list[int] = field(default_factory=list)  # served first, one per request, then `status`
-    cut_after: int | None = None  # close the connection after this many body bytes (once)
-    ignore_range: bool = False
-    delay_s: float = 0.0  # per 64 KiB chunk, to make transfers overlap
-
-
-class Server:
-    def __init__(self):
-        self.routes: dict[str, Route] = {}
-        self.log: list[tuple[str, str | None, int]] = []  # (path, Range header, status)
-        self.lock = threading.Lock()
-        handler = self._handler()
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    def requests(self, path: str) -> list[tuple[str, str | None, int]]:
-        return [r for r in self.log if r[0] == path]
-
-    def _handler(server):  # noqa: N805 - `server` is the fixture object
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                route = server.routes.get(self.path)
-                rng = self.headers.get("Range")
-                with server.lock:
-                    status = route.statuses.pop(0) if route and route.statuses else (route.status if route else 404)
-                    server.log.append((self.path, rng, status))
-                if status != 200:
-                    self.send_response(status)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                body, start = route.body, 0
-                if rng and not route.ignore_range:
-                    start = int(rng.removeprefix("bytes=").split("-")[0])
-                    if start >= len(body):
-                        self.send_response(416)
-                        self.send_header("Content-Length", "0")
-                        self.end_headers()
-                        return
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-                else:
-                    self.send_response(200)
-                self.send_header("Content-Length", str(len(body) - start))
-                self.end_headers()
-                payload = body[start:]
-                if route.cut_after is not None:
-                    payload, route.cut_after = payload[: route.cut_after], None
-                    self.wfile.write(payload)
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
-                for i in range(0, len(payload), 65536):
-                    if route.delay_s:
-                        time.sleep(route.delay_s)
-                    self.wfile.write(payload[i : i + 65536])
-
-        return Handler
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "servers"))
+from file_server import FaultServer, Route, make_wheel  # noqa: E402,F401  (Route, make_wheel: for the tests here)
 
 
 @pytest.fixture
 def server():
-    s = Server()
-    yield s
-    s.close()
+    with FaultServer() as s:
+        yield s
 
 
 @pytest.fixture
@@ -129,7 +46,9 @@ def write_lock(path: Path, entries: list[str]) -> Path:
     return path
 
 
-def entry(name: str, file: str, data: bytes | None, sources: list[str], *, verified: bool = True, size: int | None = None) -> str:
+def entry(
+    name: str, file: str, data: bytes | None, sources: list[str], *, verified: bool = True, size: int | None = None
+) -> str:
     """A [[models]] table; `data` gives size and sha256 (None: unverified entry)."""
     lines = ["[[models]]", f'name = "{name}"', 'role = "chat"', 'family = "test"', 'parameters = "0"', 'quant = "none"',
              f'file = "{file}"', 'license = "MIT"']  # fmt: skip

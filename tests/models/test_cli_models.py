@@ -21,7 +21,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def lock(tmp_path, home, server, monkeypatch):
-    server.routes["/m.bin"] = Route(body=DATA)
+    server.routes["/m.bin"] = Route.of(body=DATA)
     p = write_lock(tmp_path / "models.lock", [entry("m", "m.bin", DATA, [https(server.url("/m.bin"))]),
                                               entry("u", "u.bin", None, [https(server.url("/m.bin"))])])  # fmt: skip
     monkeypatch.setenv("HARNESS_LOCK", str(p))
@@ -35,7 +35,10 @@ def _json(result):
 
 def test_list_pull_path_verify_rm_json(lock, home):
     rows = _json(runner.invoke(app, ["models", "list", "--json"]))["models"]
-    assert [(r["name"], r["status"], r["verified"]) for r in rows] == [("m", "not pulled", True), ("u", "not pulled", False)]
+    assert [(r["name"], r["status"], r["verified"]) for r in rows] == [
+        ("m", "not pulled", True),
+        ("u", "not pulled", False),
+    ]
     pulled = _json(runner.invoke(app, ["models", "pull", "m", "--json"]))["pulled"]
     assert pulled[0]["status"] == "pulled" and pulled[0]["sha256"] == sha(DATA)
     assert str(home) not in json.dumps(pulled)  # no local paths in machine output
@@ -59,7 +62,7 @@ def test_export_and_pull_from(lock, home, tmp_path, monkeypatch, server):
     usb = tmp_path / "usb"
     assert [d["name"] for d in _json(runner.invoke(app, ["models", "export", str(usb), "--json"]))["exported"]] == ["m"]
     monkeypatch.setenv("HARNESS_HOME", str(tmp_path / "fresh"))
-    server.routes["/m.bin"] = Route(status=404)
+    server.routes["/m.bin"] = Route.of(status=404)
     r = _json(runner.invoke(app, ["models", "pull", "m", "--offline", "--from", str(usb), "--json"]))["pulled"][0]
     assert r["status"] == "pulled" and r["source"].startswith("mirror ")
 
@@ -71,7 +74,9 @@ def test_verify_after_one_changed_byte_through_the_real_command(lock, home):
     data[777] ^= 0x01
     f.write_bytes(bytes(data))
     env = {**os.environ, "HARNESS_HOME": str(home), "HARNESS_LOCK": str(lock), "COLUMNS": "200"}
-    p = subprocess.run([sys.executable, "-m", "harness", "models", "verify", "m"], env=env, capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-m", "harness", "models", "verify", "m"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert p.returncode != 0
     assert "FAILED m: sha256" in p.stderr and "harness models pull m --force" in p.stderr
     assert "Traceback" not in p.stderr
@@ -79,13 +84,15 @@ def test_verify_after_one_changed_byte_through_the_real_command(lock, home):
 
 def test_unknown_model_is_a_user_error(lock):
     env = {**os.environ, "HARNESS_LOCK": str(lock)}
-    p = subprocess.run([sys.executable, "-m", "harness", "models", "pull", "nope"], env=env, capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-m", "harness", "models", "pull", "nope"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert p.returncode == 1 and "no model 'nope'" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_pull_defaults(tmp_path, home, server, monkeypatch):
-    server.routes["/m.bin"] = Route(body=DATA)
-    server.routes["/d.bin"] = Route(body=DATA[::-1])
+    server.routes["/m.bin"] = Route.of(body=DATA)
+    server.routes["/d.bin"] = Route.of(body=DATA[::-1])
     d = entry("d", "d.bin", DATA[::-1], [https(server.url("/d.bin"))]).replace("sources =", "default = true\nsources =")
     p = write_lock(tmp_path / "models.lock", [entry("m", "m.bin", DATA, [https(server.url("/m.bin"))]), d])
     monkeypatch.setenv("HARNESS_LOCK", str(p))

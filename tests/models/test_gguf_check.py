@@ -102,7 +102,8 @@ def test_reader_agrees_with_the_stock_gguf_reader(tmp_path):
         else:
             assert ours.kv[key] == field.contents(), key
     assert [(t.name, t.ggml_type, t.n_elements, t.n_bytes) for t in ours.tensors] == [
-        (t.name, int(t.tensor_type), int(t.n_elements), int(t.n_bytes)) for t in stock.tensors]
+        (t.name, int(t.tensor_type), int(t.n_elements), int(t.n_bytes)) for t in stock.tensors
+    ]
     assert ours.kv["tokenizer.ggml.tokens"] == ArrayInfo("STRING", 300) and ours.file_type == 7
     assert ours.kv["general.name"] == "tiny ünïcode" and ours.architecture == "llama"
 
@@ -113,14 +114,18 @@ def test_unknown_tensor_type(tiny_gguf):
     at = bytes(data).index(name) + len(name) + 4 + 2 * 8  # n_dims, then two dims: the type field
     data[at : at + 4] = (999).to_bytes(4, "little")
     tiny_gguf.write_bytes(bytes(data))
-    with pytest.raises(CorruptModelFile, match="tiny.gguf is not a valid GGUF file: tensor token_embd.weight has unknown type 999"):
+    with pytest.raises(
+        CorruptModelFile, match="tiny.gguf is not a valid GGUF file: tensor token_embd.weight has unknown type 999"
+    ):
         check_gguf_header(tiny_gguf)
 
 
 def test_truncated_tensor_data_says_how_many_bytes_are_missing(tiny_gguf):
     data = tiny_gguf.read_bytes()
     tiny_gguf.write_bytes(data[:-1])
-    with pytest.raises(CorruptModelFile, match=rf"its tensors need {len(data)} bytes but the file has {len(data) - 1} \(truncated\)"):
+    with pytest.raises(
+        CorruptModelFile, match=rf"its tensors need {len(data)} bytes but the file has {len(data) - 1} \(truncated\)"
+    ):
         check_gguf_header(tiny_gguf)
 
 

@@ -56,7 +56,7 @@ def test_bad_toml(tmp_path):
 
 def test_format_version_must_come_first(tmp_path):
     p = tmp_path / "models.lock"
-    p.write_text('models = []\nformat_version = 1\n')
+    p.write_text("models = []\nformat_version = 1\n")
     with pytest.raises(LockError, match="format_version"):
         load_lock(p)
 
@@ -81,7 +81,10 @@ def test_unknown_key_rejected(tmp_path):
 
 
 def test_unknown_key_in_a_source_rejected(tmp_path):
-    p = write_lock(tmp_path / "models.lock", [GOOD.replace('url = "https://example.org/m1.bin"', 'url = "https://example.org/m1.bin", sha = "x"')])
+    p = write_lock(
+        tmp_path / "models.lock",
+        [GOOD.replace('url = "https://example.org/m1.bin"', 'url = "https://example.org/m1.bin", sha = "x"')],
+    )
     with pytest.raises(LockError, match="sha"):
         load_lock(p)
 
@@ -127,7 +130,9 @@ def test_verified_entry_needs_a_real_hash(tmp_path):
 
 
 def test_unverified_entry_may_omit_size_and_hash(tmp_path):
-    lock = load_lock(write_lock(tmp_path / "models.lock", [entry("m1", "m1.bin", None, [https("https://example.org/m1.bin")])]))
+    lock = load_lock(
+        write_lock(tmp_path / "models.lock", [entry("m1", "m1.bin", None, [https("https://example.org/m1.bin")])])
+    )
     m = lock.get("m1")
     assert (m.verified, m.sha256, m.size) == (False, "", None)
 

