@@ -21,8 +21,9 @@ from typing import Any
 # threads, flash attention off; tests/backends/test_prefix_cache.py checks it on every run):
 # - a row's result does not depend on the other rows of its batch, except that llama.cpp's CPU
 #   kernels take other paths for a batch of fewer than 8 tokens (a one-token batch on SmolLM2,
-#   up to 7 on Gemma 3: max |dlogit| 0.45-0.9), and the repacked-weight kernels compute rows in
-#   groups of 4 from the batch start, the leftover rows another way.
+#   up to 7 on Gemma 3: max |dlogit| 0.45-0.9, on an AMD EPYC with AVX2; not on an Intel Xeon with
+#   AVX-512), and the repacked-weight kernels compute rows in groups of 4 from the batch start, the
+#   leftover rows another way (both CPUs: Gemma 3 max |dlogit| 0.57-0.87 on the Xeon).
 # So a reused prefix ends on a multiple of REUSE_ALIGN, every piece evaluated has at least
 # MIN_PIECE tokens and ends where a cold prompt's n_batch pieces end, and only prompt rows that
 # were computed in a full group of their batch (not generated tokens) are kept for reuse.

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from harness.cli.common import JsonOpt, emit_json, out_console
+from harness.cli.common import BackendOpt, DeviceOpt, JsonOpt, ThreadsOpt, emit_json, out_console
 from harness.errors import LabError
 from harness.labs.curriculum import RunResult, check_lab, folder_problems
 from harness.labs.grader_settings import grader_settings_problems
@@ -99,15 +99,14 @@ def lint_curriculum(root: Path | None = None) -> dict[str, list[str]]:
     return problems
 
 
-@dev_app.command("check")
-def cmd_dev_check(
+def check_cmd(
     fast: bool = typer.Option(
         False, "--fast", help="Lint only; do not grade starters, references and wrong solutions."
     ),
     lab: list[str] | None = typer.Option(None, "--lab", help="Only these labs (repeatable)."),
-    backend: str = typer.Option("llama-cpp", "--backend"),
-    device: str = typer.Option("auto", "--device"),
-    threads: int | None = typer.Option(None, "--threads", help="CPU threads for the model."),
+    backend: str = BackendOpt,
+    device: str = DeviceOpt,
+    threads: int | None = ThreadsOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Lint the curriculum; without --fast also grade each starter (must fail), reference (must pass, also on
@@ -159,7 +158,9 @@ def _table(problems: dict[str, list[str]], rows: list[RunResult], fast: bool) ->
     """One row per lab's lint, then one per graded run: lab, run, result, wall s, problems."""
     table = Table(title="curriculum check" + (" (lint only)" if fast else ""))
     for col in ("lab", "run", "result", "wall s", "problems"):
-        table.add_column(col, overflow="fold", justify="right" if col == "wall s" else "left", no_wrap=col == "run")
+        table.add_column(
+            col, overflow="fold", justify="right" if col == "wall s" else "left", no_wrap=col in ("lab", "run")
+        )
 
     def mark(ok: bool) -> str:
         return "[green]ok[/]" if ok else "[red]problems[/]"
@@ -177,4 +178,5 @@ def _table(problems: dict[str, list[str]], rows: list[RunResult], fast: bool) ->
 
 
 def register(app: typer.Typer) -> None:
+    dev_app.command("check")(check_cmd)
     app.add_typer(dev_app, name="dev")

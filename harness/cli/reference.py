@@ -6,7 +6,8 @@ A document carries a command's table between two markers, e.g. for `harness mode
     ...generated...
     <!-- /cli:models pull -->
 
-`scripts/gen-cli-docs` rewrites every such block; tests/cli/test_cli_reference.py fails when a
+`scripts/gen-cli-docs` rewrites every such block (and docs/backends.md's table of the backends, from
+harness/backends/catalog.py); tests/cli/test_cli_reference.py fails when a
 committed block differs from what the app says now. The help strings are the one source.
 """
 
@@ -96,10 +97,21 @@ def options_table(path: str, root: Command | None = None) -> str:
     return (f"`harness {path}`: {_cell(summary)}\n\n" if summary else "") + "\n".join(rows) + "\n"
 
 
+def _backends_table(text: str) -> str:
+    """docs/backends.md's table of the backends, from their records (harness/backends/catalog.py)."""
+    from harness.backends.catalog import DOCS_TABLE_END, DOCS_TABLE_START, docs_table
+
+    start, end = text.find(DOCS_TABLE_START), text.find(DOCS_TABLE_END)
+    if start < 0 or end < start:
+        return text
+    return text[: start + len(DOCS_TABLE_START)] + "\n" + docs_table() + "\n" + text[end:]
+
+
 def render(text: str, root: Command | None = None) -> str:
-    """text with every cli block regenerated."""
+    """text with every cli block, and the backends table where there is one, regenerated."""
     root = root or root_command()
-    return _BLOCK.sub(lambda m: m.group(1) + options_table(m.group("name"), root) + m.group(4), text)
+    text = _BLOCK.sub(lambda m: m.group(1) + options_table(m.group("name"), root) + m.group(4), text)
+    return _backends_table(text)
 
 
 def documents(repo: Path) -> list[Path]:

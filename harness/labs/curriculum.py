@@ -15,6 +15,7 @@ with plain asserts:
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import shutil
 import tempfile
@@ -34,6 +35,7 @@ from harness.labs.spec import LabSpec, WrongSolution
 LAB_FILES = {"lab.toml", "README.md", "starter.py", "solution.py", "grader.py", "checks.py"}
 LAB_DIRS = {"data", "wrong", "tests", "__pycache__"}
 IGNORED = {"__pycache__", ".pytest_cache"}
+CHECKS_HOOKS = ("starter", "reference", "wrong", "guard")  # labs/<id>/checks.py (module docstring)
 
 
 class RunResult(BaseModel):
@@ -67,6 +69,8 @@ def folder_problems(spec: LabSpec) -> list[str]:
                 f"stray {kind} {p.name} (a lab folder holds {', '.join(sorted(LAB_FILES))} "
                 f"and {', '.join(sorted(LAB_DIRS - IGNORED))}/)"
             )
+    if spec.checks_path.is_file():
+        problems.extend(_checks_hook_problems(spec.checks_path))
     if spec.wrong_dir.is_dir():
         declared = {w.file for w in spec.dev.wrong}
         for p in sorted(spec.wrong_dir.iterdir()):
@@ -75,6 +79,20 @@ def folder_problems(spec: LabSpec) -> list[str]:
             if p.name not in declared:
                 problems.append(f"wrong/{p.name} is not declared in lab.toml [[dev.wrong]]")
     return problems
+
+
+def _checks_hook_problems(path: Path) -> list[str]:
+    """A public function in checks.py that is not a hook is a misspelt hook that would never run."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except SyntaxError as e:
+        return [f"checks.py does not parse: {e}"]
+    names = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return [
+        f"checks.py defines {name}(), which is no hook ({', '.join(CHECKS_HOOKS)}; helpers start with _)"
+        for name in names
+        if name not in CHECKS_HOOKS and not name.startswith("_")
+    ]
 
 
 # ------------------------------------------------------------------------------ graded runs

@@ -95,6 +95,13 @@ class WrongSolution(_Strict):
     # When given, nothing outside must_fail + may_fail may fail (the mistake is only this one).
     may_fail: list[str] | None = None
 
+    @model_validator(mode="after")
+    def _fail_or_pass(self) -> WrongSolution:
+        both = sorted(set(self.must_fail) & set(self.must_pass))
+        if both:
+            raise ValueError(f"{', '.join(both)} cannot be in both must_fail and must_pass")
+        return self
+
     @property
     def name(self) -> str:
         return Path(self.file).stem

@@ -22,8 +22,7 @@ def test_the_docs_table_is_the_records():
     start, end = text.index(catalog.DOCS_TABLE_START), text.index(catalog.DOCS_TABLE_END)
     in_docs = text[start + len(catalog.DOCS_TABLE_START) : end].strip()
     assert in_docs == catalog.docs_table(), (
-        "docs/backends.md's backends table differs from harness/backends/catalog.py: paste the output of "
-        "`python -c 'from harness.backends.catalog import docs_table; print(docs_table())'` between its markers"
+        "docs/backends.md's backends table differs from harness/backends/catalog.py: run scripts/gen-cli-docs"
     )
 
 

@@ -6,6 +6,7 @@ facts behind the rules (docs/backends.md, "Prefix reuse"): they fail if llama.cp
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,8 +117,19 @@ def test_without_the_rules_gemma_logits_differ(second_family_model_path):
         aligned = _prefill(be, tokens, (len(tokens) - 40) // 4 * 4)
     finally:
         be.close()
-    assert abs(cold - short).max() > 0 and abs(cold - off_group).max() > 0
-    assert abs(cold - aligned).max() == 0
+    assert abs(cold - aligned).max() == 0  # the rules' prefix gives the cold logits
+    assert abs(cold - off_group).max() > 0  # repacked weights: rows in groups of 4 (AVX2 and AVX-512 alike)
+    # A batch of under 8 tokens takes another kernel path on an AMD EPYC with AVX2 (max |dlogit| 0.45-0.9);
+    # on an Intel Xeon with AVX-512 (ggml built for the CPU it runs on) 1-7 token batches give the same logits.
+    if not _has_avx512():
+        assert abs(cold - short).max() > 0
+
+
+def _has_avx512() -> bool:
+    try:
+        return "avx512f" in Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
 
 
 def _calls():

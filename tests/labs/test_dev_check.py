@@ -123,6 +123,10 @@ def test_checks_py_asserts_become_problems_with_their_line(lab):
             "dev.wrong[0].limt: unknown key",
         ),
         ('[dev]\nreference_datasets = ["heldout.json"]\n', "heldout.json does not exist"),
+        (
+            '[[dev.wrong]]\nfile = "empty_answer.py"\nmust_fail = ["accuracy"]\nmust_pass = ["accuracy"]\n',
+            "accuracy cannot be in both must_fail and must_pass",
+        ),
     ],
 )
 def test_a_bad_dev_section_is_a_lab_toml_error(lab, dev, needle):
@@ -141,3 +145,13 @@ def test_lint_finds_undeclared_wrong_files_and_stray_files(lab):
     problems = " | ".join(out["problems"]["toy-lab"])
     assert "wrong/empty_answer.py is not declared in lab.toml [[dev.wrong]]" in problems
     assert "stray file notes.txt" in problems and "stray folder scratch" in problems
+
+
+def test_lint_finds_a_misspelt_checks_hook(lab):
+    _declare(lab, WRONG_OK)
+    (lab / "checks.py").write_text("def refrence(reports):\n    assert False\n\n\ndef _helper():\n    pass\n")
+    code, out = _dev_check("--fast")
+    assert code == 1
+    assert out["problems"]["toy-lab"] == [
+        "checks.py defines refrence(), which is no hook (starter, reference, wrong, guard; helpers start with _)"
+    ]

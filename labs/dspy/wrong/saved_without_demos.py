@@ -1,42 +1,19 @@
 """WRONG on purpose: saved without its demos (only the signature is written).
 
-dspy, reference solution modified.
+dspy, the reference with save_program replaced.
 """
 
-import dspy
+import json
+from pathlib import Path
+
+from harness.labs.child import import_file
+
+# The lab's reference, ../solution.py wherever the lab folder is, as module `solution`:
+import_file("solution", Path(__file__).resolve().parents[1] / "solution.py")
+from solution import FinalNumber, build_program, load_program, metric, optimize  # noqa: E402,F401
 
 
-class FinalNumber(dspy.Signature):
-    """Read the worked solution and give its final answer (the last number it computes)."""
-
-    solution: str = dspy.InputField()
-    answer: int = dspy.OutputField()
-
-
-def build_program() -> dspy.Module:
-    return dspy.Predict(FinalNumber)
-
-
-def metric(example, prediction, trace=None) -> bool:
-    try:
-        return int(prediction.answer) == int(example.answer)
-    except (TypeError, ValueError):
-        return False
-
-
-def optimize(program: dspy.Module, trainset: list) -> dspy.Module:
-    """Few-shot: LabeledFewShot puts 3 labelled training solutions into the prompt as demos.
-
-    Zero-shot the small model often copies a number that is not the result, or runs on
-    writing digits; three worked demos show it which number to give and where it stops. The
-    training set holds one-step solutions, so the demos are short: every demo is prompt the
-    model reads again on every call."""
-    return dspy.LabeledFewShot(k=3).compile(program, trainset=trainset[:3])
-
-
-def save_program(program: dspy.Module, path) -> None:
-    import json
-
+def save_program(program, path) -> None:
     program.save(str(path))
     with open(path, encoding="utf-8") as f:
         state = json.load(f)
@@ -46,9 +23,3 @@ def save_program(program: dspy.Module, path) -> None:
             value["demos"] = []
     with open(path, "w", encoding="utf-8") as f:
         json.dump(state, f)
-
-
-def load_program(path) -> dspy.Module:
-    program = build_program()
-    program.load(str(path))
-    return program

@@ -1,40 +1,22 @@
-"""WRONG on purpose (counts characters as tokens): the first-tokens grader must fail it."""
+"""WRONG on purpose (counts characters as tokens): the first-tokens grader must fail it.
+The reference's stream_and_time, with its token count and decode speed made from characters."""
 
 from __future__ import annotations
 
-import time
+from pathlib import Path
 
+from harness.labs.child import import_file
 
-def chat_once(llm, question: str, max_tokens: int = 32) -> str:
-    # The backend applies the model's chat template to a list of messages; temperature 0 is greedy.
-    messages = [{"role": "user", "content": question}]
-    return llm.chat(messages, max_tokens=max_tokens, temperature=0.0).text
-
-
-def sample(llm, prompt: str, temperature: float, seed: int, stop: list[str] | None = None, max_tokens: int = 24) -> str:
-    messages = [{"role": "user", "content": prompt}]
-    return llm.chat(messages, max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop).text
+# The lab's reference, ../solution.py wherever the lab folder is, as module `solution`:
+import_file("solution", Path(__file__).resolve().parents[1] / "solution.py")
+import solution  # noqa: E402
+from solution import chat_once, sample  # noqa: E402,F401
 
 
 def stream_and_time(llm, prompt: str, max_tokens: int) -> dict:
-    messages = [{"role": "user", "content": prompt}]
-    pieces: list[str] = []
-    n_tokens = 0
-    t_first = t_last = None
-    t0 = time.perf_counter()  # the request starts here: templating and prefill count towards TTFT
-    for chunk in llm.stream(messages, max_tokens=max_tokens, temperature=0.0):
-        if chunk.done:
-            break
-        if chunk.text:
-            now = time.perf_counter()
-            if t_first is None:
-                t_first = now
-            t_last = now
-            pieces.append(chunk.text)
-    if t_first is None:  # nothing was generated
-        return {"text": "", "ttft_s": time.perf_counter() - t0, "decode_tok_s": 0.0, "n_tokens": 0}
-    n_tokens = len("".join(pieces))  # characters, not tokens
-    decode_s = t_last - t_first
-    # The first token arrives at TTFT; decode speed counts the tokens after it.
-    decode_tok_s = (n_tokens - 1) / decode_s if n_tokens > 1 and decode_s > 0 else 0.0
-    return {"text": "".join(pieces), "ttft_s": t_first - t0, "decode_tok_s": decode_tok_s, "n_tokens": n_tokens}
+    r = solution.stream_and_time(llm, prompt, max_tokens)
+    # the reference's decode time: its speed counts the tokens after the first
+    decode_s = (r["n_tokens"] - 1) / r["decode_tok_s"] if r["decode_tok_s"] > 0 else 0.0
+    n_chars = len(r["text"])  # characters, not tokens
+    decode_tok_s = (n_chars - 1) / decode_s if n_chars > 1 and decode_s > 0 else 0.0
+    return {**r, "decode_tok_s": decode_tok_s, "n_tokens": n_chars}

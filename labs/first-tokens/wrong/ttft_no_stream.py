@@ -1,19 +1,16 @@
-"""WRONG on purpose (times a non-streamed call, so its TTFT is the whole call): the grader must fail it."""
+"""WRONG on purpose (times a non-streamed call, so its TTFT is the whole call): the grader must fail it.
+The reference with stream_and_time replaced."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+from harness.labs.child import import_file
 
-def chat_once(llm, question: str, max_tokens: int = 32) -> str:
-    # The backend applies the model's chat template to a list of messages; temperature 0 is greedy.
-    messages = [{"role": "user", "content": question}]
-    return llm.chat(messages, max_tokens=max_tokens, temperature=0.0).text
-
-
-def sample(llm, prompt: str, temperature: float, seed: int, stop: list[str] | None = None, max_tokens: int = 24) -> str:
-    messages = [{"role": "user", "content": prompt}]
-    return llm.chat(messages, max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop).text
+# The lab's reference, ../solution.py wherever the lab folder is, as module `solution`:
+import_file("solution", Path(__file__).resolve().parents[1] / "solution.py")
+from solution import chat_once, sample  # noqa: E402,F401
 
 
 def stream_and_time(llm, prompt: str, max_tokens: int) -> dict:

@@ -1,17 +1,19 @@
 """Wrong solution of vector-index: exact search returned where an approximate index belongs
 (a flat index called HNSW, and IVF probing every cell). Perfect recall, no speed-up:
-hnsw_speedup and ivf_speedup must fail."""
+hnsw_speedup and ivf_speedup must fail. The reference with build_ivf and build_hnsw replaced."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import faiss
 import numpy as np
 
+from harness.labs.child import import_file
 
-def build_flat(xb: np.ndarray) -> faiss.Index:
-    index = faiss.IndexFlatIP(xb.shape[1])
-    index.add(xb)
-    return index
+# The lab's reference, ../solution.py wherever the lab folder is, as module `solution`:
+import_file("solution", Path(__file__).resolve().parents[1] / "solution.py")
+from solution import build_flat  # noqa: E402
 
 
 def build_ivf(xb: np.ndarray) -> faiss.Index:
