@@ -3,7 +3,6 @@ and wrong solution (must fail on its declared criteria): harness/labs/curriculum
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import typer
@@ -11,17 +10,12 @@ from rich.table import Table
 
 from harness.cli.common import BackendOpt, DeviceOpt, JsonOpt, ThreadsOpt, emit_json, out_console
 from harness.errors import LabError
-from harness.labs.curriculum import RunResult, check_lab, folder_problems
+from harness.labs.curriculum import RunResult, check_lab, folder_problems, top_level_functions
 from harness.labs.grader_settings import grader_settings_problems
 
 dev_app = typer.Typer(help="Commands for lab authors.", no_args_is_help=True)
 
 META_FILES = {"LICENSE", "LICENSE.txt", "LICENSE.md", "PROVENANCE.md", "README.md"}
-
-
-def _top_level_functions(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
 
 def lint_lab(spec) -> list[str]:
@@ -45,7 +39,7 @@ def lint_lab(spec) -> list[str]:
         if not p.is_file():
             continue
         try:
-            funcs = _top_level_functions(p)
+            funcs = top_level_functions(p)
         except SyntaxError as e:
             problems.append(f"{fname} does not parse: {e}")
             continue
@@ -56,7 +50,7 @@ def lint_lab(spec) -> list[str]:
             problems.append("starter.py has no TODO")
     if (d / "grader.py").is_file():
         try:
-            if "grade" not in _top_level_functions(d / "grader.py"):
+            if "grade" not in top_level_functions(d / "grader.py"):
                 problems.append("grader.py does not define grade(solution, ctx)")
         except SyntaxError as e:
             problems.append(f"grader.py does not parse: {e}")

@@ -81,16 +81,22 @@ def folder_problems(spec: LabSpec) -> list[str]:
     return problems
 
 
+def top_level_functions(path: Path) -> set[str]:
+    """The functions a .py file defines at its top level, read without importing it (SyntaxError if
+    it does not parse)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
 def _checks_hook_problems(path: Path) -> list[str]:
     """A public function in checks.py that is not a hook is a misspelt hook that would never run."""
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        names = top_level_functions(path)
     except SyntaxError as e:
         return [f"checks.py does not parse: {e}"]
-    names = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     return [
         f"checks.py defines {name}(), which is no hook ({', '.join(CHECKS_HOOKS)}; helpers start with _)"
-        for name in names
+        for name in sorted(names)
         if name not in CHECKS_HOOKS and not name.startswith("_")
     ]
 
@@ -106,8 +112,6 @@ def check_starter(spec: LabSpec, **run_options: Any) -> RunResult:
         copy = Path(tmp) / "starter.py"
         shutil.copy2(spec.starter_path, copy)
         report = _graded(spec, result, copy, **run_options)
-    if report is None:
-        return result
     if report.passed:
         result.problems.append("the starter PASSES the grader (it must fail)")
     got = (report.error.kind, report.error.message) if report.error else (None, None)
@@ -129,20 +133,16 @@ def check_reference(spec: LabSpec, **run_options: Any) -> list[RunResult]:
     for dataset, limit in runs:
         result = RunResult(lab=spec.id, run="reference" + (f" on {dataset.name}" if dataset else ""))
         report = _graded(spec, result, None, dataset=dataset, limit=limit, **run_options)
-        if report is not None:
-            if report.error is not None:
-                result.problems.append(f"the reference stopped: {_error_text(report)}")
-            elif not report.passed:
-                result.problems.append(
-                    "the reference FAILS: "
-                    + ", ".join(
-                        f"{c.name} = {c.value} (required {c.required})" for c in report.criteria if not c.passed
-                    )
-                )
+        if report.error is not None:
+            result.problems.append(f"the reference stopped: {_error_text(report)}")
+        elif not report.passed:
+            result.problems.append(
+                "the reference FAILS: "
+                + ", ".join(f"{c.name} = {c.value} (required {c.required})" for c in report.criteria if not c.passed)
+            )
         results.append(result)
         reports.append(report)
-    if all(r is not None for r in reports):  # the lab's own expectations need every run's figures
-        _lab_check(spec, results[0], "reference", reports)
+    _lab_check(spec, results[0], "reference", reports)  # the lab's own expectations, on every run's figures
     return results
 
 
@@ -152,8 +152,6 @@ def check_wrong(spec: LabSpec, wrong: WrongSolution, **run_options: Any) -> RunR
     and meets checks.py's wrong(name, report)."""
     result = RunResult(lab=spec.id, run=f"wrong/{wrong.file}")
     report = _graded(spec, result, spec.wrong_dir / wrong.file, limit=wrong.limit, **run_options)
-    if report is None:
-        return result
     if report.error is not None:
         result.problems.append(f"it stopped instead of being graded: {_error_text(report)}")
         return result
@@ -200,11 +198,11 @@ def check_lab(
 # ------------------------------------------------------------------------------ helpers
 
 
-def _graded(spec: LabSpec, result: RunResult, solution: Path | None, **options: Any) -> CheckReport | None:
+def _graded(spec: LabSpec, result: RunResult, solution: Path | None, **options: Any) -> CheckReport:
     """run_check on this lab (solution None: the reference), inside checks.py's guard() if any."""
     from harness.labs.check import run_check  # the engine; kept out of `harness dev check --fast`
 
-    checks = _checks_module(spec, result)
+    checks = _checks_module(spec)
     guard = checks.guard() if checks is not None and hasattr(checks, "guard") else contextlib.nullcontext()
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:
@@ -219,7 +217,7 @@ def _graded(spec: LabSpec, result: RunResult, solution: Path | None, **options: 
     return report
 
 
-def _checks_module(spec: LabSpec, result: RunResult) -> ModuleType | None:
+def _checks_module(spec: LabSpec) -> ModuleType | None:
     if not spec.checks_path.is_file():
         return None
     from harness.labs.child import import_file
@@ -229,7 +227,7 @@ def _checks_module(spec: LabSpec, result: RunResult) -> ModuleType | None:
 
 def _lab_check(spec: LabSpec, result: RunResult, hook: str, *args: Any) -> None:
     """Run checks.py's `hook` if the lab defines it; a failed assert becomes a problem."""
-    checks = _checks_module(spec, result)
+    checks = _checks_module(spec)
     fn = getattr(checks, hook, None) if checks is not None else None
     if fn is None:
         return
